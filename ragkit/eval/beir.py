@@ -1,0 +1,65 @@
+"""Loading a BEIR-format folder: ``corpus.jsonl[.gz]``, ``queries.jsonl[.gz]``, ``qrels/<split>.tsv``."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Iterator
+
+from ragkit.errors import DatasetError
+from ragkit.records import Document
+
+
+@dataclass(frozen=True)
+class BeirDataset:
+    corpus: dict[str, Document]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _open(folder: Path, stem: str) -> IO[str]:
+    for name in (f"{stem}.jsonl", f"{stem}.jsonl.gz"):
+        path = folder / name
+        if path.exists():
+            return gzip.open(path, "rt", encoding="utf-8") if name.endswith(".gz") else path.open(encoding="utf-8")
+    raise DatasetError(f"{folder} has no {stem}.jsonl or {stem}.jsonl.gz; is it a BEIR folder?")
+
+
+def _records(folder: Path, stem: str) -> Iterator[dict]:
+    with _open(folder, stem) as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"{folder / stem}.jsonl line {number} is not JSON: {exc}") from exc
+
+
+def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
+    """Documents keyed by corpus id (title and text joined), the judged queries of ``split``, and their qrels."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"BEIR folder {folder} does not exist")
+    qrels_path = folder / "qrels" / f"{split}.tsv"
+    if not qrels_path.exists():
+        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise DatasetError(f"{qrels_path} does not exist; splits available: {', '.join(available) or 'none'}")
+    qrels: dict[str, dict[str, int]] = {}
+    with qrels_path.open(encoding="utf-8") as handle:
+        for row in csv.reader(handle, delimiter="\t"):
+            if len(row) < 3 or not row[2].lstrip("-").isdigit():
+                continue  # the header line, or a blank one
+            if int(row[2]) > 0:
+                qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    corpus = {}
+    for record in _records(folder, "corpus"):
+        title, text = record.get("title") or "", record.get("text") or ""
+        corpus[str(record["_id"])] = Document(str(record["_id"]), f"{title}\n\n{text}" if title else text, {"title": title})
+    queries = {str(r["_id"]): r["text"] for r in _records(folder, "queries") if str(r["_id"]) in qrels}
+    missing = set(qrels) - set(queries)
+    if missing:
+        raise DatasetError(f"{len(missing)} judged queries of split '{split}' have no text in queries.jsonl")
+    return BeirDataset(corpus, queries, qrels)

@@ -1,0 +1,63 @@
+"""``ragkit eval retrieval``: build a throwaway knowledge base from a BEIR folder and score every query."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ragkit.config import KBConfig
+from ragkit.embed import Embedder
+from ragkit.eval.beir import BeirDataset
+from ragkit.eval.metrics import evaluate_run, percentile
+from ragkit.kb import KnowledgeBase
+from ragkit.retrieve import SearchMode
+
+
+def doc_ranking(sources: Sequence[str], limit: int) -> list[str]:
+    """Documents in order of their best chunk (MaxP), at most ``limit``."""
+    return list(dict.fromkeys(sources))[:limit]
+
+
+def evaluate_retrieval(
+    dataset: BeirDataset,
+    modes: Sequence[SearchMode],
+    *,
+    kb_dir: str | Path | None = None,
+    config: KBConfig | None = None,
+    embedder: Embedder | None = None,
+    depth: int = 100,
+) -> list[dict]:
+    """One result per mode: the metrics of ``evaluate_run`` plus corpus size, ingest time and query latency.
+
+    ``kb_dir`` keeps the built knowledge base (and reuses it if it exists); by default a temporary one is used.
+    """
+    with tempfile.TemporaryDirectory(prefix="ragkit-eval-") as scratch:
+        path = Path(kb_dir) if kb_dir is not None else Path(scratch) / "kb"
+        with KnowledgeBase.open(path, config, embedder=embedder) as kb:
+            started = time.perf_counter()
+            report = kb.ingest(list(dataset.corpus.values()), batch_size=256)
+            ingest_s = time.perf_counter() - started
+            chunks = kb.stats()["chunks"]
+            results = []
+            for mode in modes:
+                run: dict[str, list[str]] = {}
+                latencies = []
+                for query_id, text in dataset.queries.items():
+                    started = time.perf_counter()
+                    result = kb.search(text, k=2 * depth, mode=mode)
+                    latencies.append((time.perf_counter() - started) * 1000.0)
+                    run[query_id] = doc_ranking([hit.source for hit in result], depth)
+                results.append({
+                    "mode": mode.value,
+                    **evaluate_run(run, dataset.qrels),
+                    "docs": len(dataset.corpus),
+                    "chunks": chunks,
+                    "queries": len(dataset.queries),
+                    "ingest_s": round(ingest_s, 2),
+                    "chunks_embedded": report.chunks_embedded,
+                    "query_p50_ms": round(percentile(latencies, 50), 2),
+                    "query_p95_ms": round(percentile(latencies, 95), 2),
+                })
+    return results

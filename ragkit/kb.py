@@ -1,0 +1,336 @@
+"""``KnowledgeBase``: one directory that holds a whole knowledge base — ingest, search, ask, delete."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence, Union
+
+from ragkit.answer import ExtractiveAnswerer
+from ragkit.chunkers import Chunker, FixedChunker
+from ragkit.config import IndexKind, KBConfig, load_config, reconcile, save_config
+from ragkit.embed import Embedder, SentenceTransformerEmbedder
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError
+from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
+from ragkit.lock import DirectoryLock
+from ragkit.records import Answer, Chunk, Document, IngestReport, Outcome, SourceItem, SourceOutcome
+from ragkit.registry import Registry
+from ragkit.retrieve import Retriever, SearchMode, SearchResult
+from ragkit.sparse import BM25Encoder, TermCounts
+
+Ingestible = Union[str, os.PathLike, SourceItem]
+
+_AVG_LEN_KEY = "bm25_avg_len"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A loaded document, cut into chunks, with the BM25 term counts of each chunk."""
+
+    document: Document
+    fingerprint: str
+    chunks: list[Chunk]
+    terms: list[TermCounts]
+    outcome: Outcome
+
+
+class KnowledgeBase:
+    """A knowledge base in one directory: a SQLite registry, a Qdrant index and its settings.
+
+    Open it with ``KnowledgeBase.open(path)``; one process holds it at a time. Use it as a context manager or
+    call ``close()``.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        config: KBConfig,
+        lock: DirectoryLock,
+        registry: Registry,
+        index: VectorIndex,
+        embedder: Embedder,
+        chunker: Chunker,
+    ) -> None:
+        self.path = path
+        self.config = config
+        self._lock = lock
+        self._registry = registry
+        self._index = index
+        self._embedder = embedder
+        self._chunker = chunker
+        self._encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b)
+        self._retriever = Retriever(index, registry, embedder, self._encoder)
+        self._answerer = ExtractiveAnswerer(embedder, self._encoder)
+        self._closed = False
+
+    # -- opening and closing -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        config: KBConfig | None = None,
+        *,
+        embedder: Embedder | None = None,
+        index: VectorIndex | None = None,
+    ) -> KnowledgeBase:
+        """Create the knowledge base at ``path`` or reopen it.
+
+        ``config`` applies when creating; when reopening it must match what is stored (or be omitted).
+        ``embedder`` and ``index`` let callers pass already-built parts (the embedder must be the configured model).
+        """
+        directory = Path(path).expanduser().absolute()
+        if directory.exists() and not directory.is_dir():
+            raise KnowledgeBaseError(f"{directory} exists and is not a directory; choose a folder for the knowledge base")
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = DirectoryLock(directory)
+        lock.acquire()
+        try:
+            stored = load_config(directory)
+            if stored is None:
+                config = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
+            else:
+                config = reconcile(stored, config)
+            embedder = embedder or SentenceTransformerEmbedder(config.embedder)
+            if embedder.name != config.embedder:
+                raise IncompatibleKnowledgeBase(
+                    f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
+                    f"('{config.embedder}'); pass that model or build a new knowledge base"
+                )
+            chunker = _default_chunker(embedder, config)
+            if stored is None:
+                save_config(directory, config)  # only once the settings have proved usable
+            index = index or _open_index(directory, config, embedder.dimension)
+            kb = cls(directory, config, lock, Registry(directory / "registry.sqlite"), index, embedder, chunker)
+        except BaseException:
+            lock.release()
+            raise
+        try:
+            kb._finish_pending_work()
+        except BaseException:
+            kb.close()
+            raise
+        return kb
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._index.close()
+            self._registry.close()
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64) -> IngestReport:
+        """Add or update files, folders, ``Document`` records or other source items; report what happened to each.
+
+        Unchanged sources (same fingerprint) are neither parsed nor embedded. Ingesting a folder also removes
+        documents of files that have disappeared from it. Bad inputs are reported as skipped; the rest goes on.
+        """
+        self._check_open()
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        started = time.perf_counter()
+        self._finish_pending_work()
+        items, removed_prefixes = _expand(inputs)
+        report: list[SourceOutcome] = []
+        embedded = 0
+        seen: dict[str, None] = {}  # sources in input order
+        batch: list[_Prepared] = []
+        for item in items:
+            if item.source in seen:
+                continue
+            seen[item.source] = None
+            try:
+                fingerprint = item.fingerprint()
+                existing = self._registry.document(item.source)
+                if existing is not None and existing.fingerprint == fingerprint:
+                    chunks = len(self._registry.chunk_ids(existing.doc_id))
+                    report.append(SourceOutcome(item.source, Outcome.UNCHANGED, chunks))
+                    continue
+                outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
+                batch.append(self._prepare(item, fingerprint, outcome))
+            except IngestError as exc:
+                report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason))
+                continue
+            if len(batch) >= batch_size:
+                embedded += self._write(batch, report)
+                batch = []
+        if batch:
+            embedded += self._write(batch, report)
+        order = {source: position for position, source in enumerate(seen)}
+        report.sort(key=lambda item: order[item.source])  # one line per source, in input order
+        for prefix in removed_prefixes:
+            gone = [row for row in self._registry.documents_under(prefix) if row.source not in seen]
+            self._delete_documents([row.doc_id for row in gone])
+            report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
+        return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
+
+    def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
+        """Remove a document by its source (path, URL…) or document id; False if there was no such document."""
+        self._check_open()
+        self._finish_pending_work()
+        key = str(source_or_doc_id)
+        row = self._registry.find(key) or self._registry.find(str(Path(key).expanduser().absolute()))
+        if row is None:
+            return False
+        self._delete_documents([row.doc_id])
+        return True
+
+    def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome) -> _Prepared:
+        """Load, chunk and count terms: everything short of embedding, with no change to stored state."""
+        document = item.load()
+        if document.source != item.source:
+            raise IngestError(item.source, f"its loader returned a document for another source ({document.source})")
+        try:
+            document.text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise IngestError(item.source, f"holds text that is not valid Unicode ({exc.reason})") from exc
+        chunks = self._chunker.chunk(document)
+        if not chunks:
+            raise IngestError(item.source, "has no text to index after parsing")
+        terms = [self._encoder.term_counts(chunk.text) for chunk in chunks]
+        return _Prepared(document, fingerprint, chunks, terms, outcome)
+
+    def _avg_len(self, sample: Sequence[TermCounts]) -> float:
+        """BM25's average chunk length, fixed by the first batch so all stored weights stay comparable."""
+        stored = self._registry.get_meta(_AVG_LEN_KEY)
+        if stored is not None:
+            return float(stored)
+        avg_len = self._encoder.average_length(sample)
+        self._registry.set_meta(_AVG_LEN_KEY, repr(avg_len))
+        return avg_len
+
+    def _write(self, batch: list[_Prepared], report: list[SourceOutcome]) -> int:
+        """Steps 1–3 of a write (see ``ragkit.registry``) for a batch of prepared documents."""
+        avg_len = self._avg_len([terms for prepared in batch for terms in prepared.terms])
+        pending = self._registry.begin_replace(
+            (p.document, p.fingerprint, p.chunks, [t.length for t in p.terms]) for p in batch
+        )
+        to_index = [
+            (chunk, terms, prepared.document.source)
+            for prepared in batch
+            for chunk, terms in zip(prepared.chunks, prepared.terms)
+            if chunk.id in pending
+        ]
+        self._index_chunks(to_index, avg_len)
+        self._apply_deletions()
+        report.extend(SourceOutcome(p.document.source, p.outcome, len(p.chunks)) for p in batch)
+        return len(to_index)
+
+    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, str]], avg_len: float) -> None:
+        """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, source)."""
+        vectors = self._embedder.embed_documents([chunk.text for chunk, _, _ in chunks])
+        points = [
+            IndexPoint(chunk.id, vector, self._encoder.encode_document(terms, avg_len), {"doc_id": chunk.doc_id, "source": source})
+            for (chunk, terms, source), vector in zip(chunks, vectors)
+        ]
+        self._index.upsert(points)
+
+    def _apply_deletions(self) -> None:
+        self._index.delete(list(self._registry.pending_work().to_delete))
+        self._index.flush()
+        self._registry.finish()
+
+    def _delete_documents(self, doc_ids: Sequence[str]) -> None:
+        if doc_ids:
+            self._registry.begin_delete(doc_ids)
+            self._apply_deletions()
+
+    def _finish_pending_work(self) -> None:
+        """Complete a write that an earlier crash interrupted, so the index matches the registry again."""
+        work = self._registry.pending_work()
+        if not work:
+            return
+        avg_len = float(self._registry.get_meta(_AVG_LEN_KEY) or 1.0)
+        self._index_chunks([(s.chunk, self._encoder.term_counts(s.chunk.text), s.source) for s in work.to_index], avg_len)
+        self._apply_deletions()
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10, *, mode: SearchMode | str = SearchMode.HYBRID) -> SearchResult:
+        """The ``k`` best chunks for ``query``; each hit says which retrievers found it, at what rank and score."""
+        self._check_open()
+        return self._retriever.search(query, k, mode)
+
+    def ask(self, question: str, *, k: int = 5, mode: SearchMode | str = SearchMode.HYBRID) -> Answer:
+        """Answer from the knowledge base with citations, or say that it cannot (status ``no_answer``)."""
+        self._check_open()
+        return self._answerer.answer(question, self._retriever.search(question, k, mode).hits)
+
+    def stats(self) -> dict[str, Any]:
+        self._check_open()
+        return {"path": str(self.path), "embedder": self.config.embedder, "index": self.config.index.kind.value,
+                **self._registry.stats()}
+
+    def check(self) -> dict[str, int]:
+        """Compare the index with the registry: points missing from either side (both 0 when consistent)."""
+        self._check_open()
+        in_index = self._index.ids()
+        in_registry = self._registry.all_chunk_ids()
+        return {"missing_from_index": len(in_registry - in_index), "unknown_in_index": len(in_index - in_registry)}
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise KnowledgeBaseError(f"knowledge base {self.path} is closed; open it again with KnowledgeBase.open")
+
+
+def _default_chunker(embedder: Embedder, config: KBConfig) -> Chunker:
+    token_spans = getattr(embedder, "token_spans", None)
+    max_tokens = getattr(embedder, "max_tokens", None)
+    if token_spans is None:
+        raise ConfigError(f"embedder {embedder.name} exposes no token_spans(); chunking needs the model's tokenizer")
+    if max_tokens is not None and config.chunk_size > max_tokens:
+        raise ConfigError(
+            f"chunk_size {config.chunk_size} exceeds the {max_tokens} tokens that {embedder.name} reads; the rest of "
+            f"each chunk would be silently cut off. Use chunk_size <= {max_tokens}."
+        )
+    return FixedChunker(token_spans, size=config.chunk_size, overlap=config.chunk_overlap)
+
+
+def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorIndex:
+    settings = config.index
+    if settings.kind is IndexKind.EDGE:
+        return EdgeIndex(directory / "index", dimension)
+    from qdrant_client import QdrantClient
+
+    location = settings.location or ""
+    if location.startswith(("http://", "https://")):
+        client = QdrantClient(url=location, api_key=settings.api_key())
+    elif location == ":memory:":
+        client = QdrantClient(location=":memory:")
+    else:
+        client = QdrantClient(path=location)
+    return QdrantIndex(client, settings.collection, dimension)
+
+
+def _expand(inputs: Ingestible | Iterable[Ingestible]) -> tuple[list[SourceItem], list[str]]:
+    """Source items for the inputs, and the folder prefixes whose vanished files should be removed."""
+    from connectors.files import scan
+
+    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "fingerprint"):
+        inputs = [inputs]  # type: ignore[list-item]
+    items: list[SourceItem] = []
+    prefixes: list[str] = []
+    for entry in inputs:  # type: ignore[union-attr]
+        if isinstance(entry, (str, os.PathLike)):
+            found = scan(entry)
+            items.extend(found.items)
+            if found.sync_prefix:
+                prefixes.append(found.sync_prefix)
+        elif hasattr(entry, "fingerprint") and hasattr(entry, "load"):
+            items.append(entry)
+        else:
+            raise ConfigError(f"cannot ingest {entry!r}: pass a path, a ragkit.Document or a source item")
+    return items, prefixes

@@ -1,0 +1,172 @@
+"""The records that flow through the pipeline: frozen dataclasses whose ids derive from source and content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping, Protocol
+
+
+def stable_hash(*parts: str) -> str:
+    """A hex SHA-256 over parts separated by NUL, so ("ab", "c") and ("a", "bc") differ."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def doc_id_for(source: str) -> str:
+    """A document's id: one per source, so re-ingesting a changed file replaces it instead of adding a copy."""
+    return stable_hash("doc", source)[:32]
+
+
+def chunk_id_for(doc_id: str, text: str, occurrence: int) -> str:
+    """A chunk's id, a UUID string as Qdrant requires.
+
+    It depends on the chunk's text and how many identical chunks precede it in the document, not on its offset,
+    so an edit early in a document leaves the ids (and embeddings) of unchanged later chunks alone.
+    """
+    return str(uuid.UUID(stable_hash("chunk", doc_id, text, str(occurrence))[:32]))
+
+
+@dataclass(frozen=True)
+class Document:
+    """One unit of source content — a file, a page, a record — as parsed text with metadata."""
+
+    source: str
+    text: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return doc_id_for(self.source)
+
+    def fingerprint(self) -> str:
+        """A hash of the content; an unchanged fingerprint means there is nothing to re-index."""
+        meta = json.dumps(dict(self.metadata), sort_keys=True, default=str)
+        return stable_hash("document", self.text, meta)
+
+    def load(self) -> Document:
+        return self
+
+
+class SourceItem(Protocol):
+    """Something to ingest, loaded lazily so that unchanged content is never parsed.
+
+    ``fingerprint`` is cheap (a hash of raw bytes); ``load`` parses. Both raise ``IngestError`` for bad input.
+    ``Document`` satisfies this protocol itself.
+    """
+
+    @property
+    def source(self) -> str: ...
+
+    def fingerprint(self) -> str: ...
+
+    def load(self) -> Document: ...
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document's text: ``document.text[start:end] == text``."""
+
+    id: str
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RetrieverScore:
+    """Where one retriever ranked a hit (1-based) and the raw score it gave."""
+
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with its provenance: which retrievers found it, at what rank and score."""
+
+    chunk_id: str
+    doc_id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    score: float
+    found_by: Mapping[str, RetrieverScore]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class AnswerStatus(str, Enum):
+    """What kind of answer ``ask`` produced."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted span of a source that supports the answer; ``number`` is the [n] used in the answer text."""
+
+    number: int
+    chunk_id: str
+    source: str
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of ``ask``: a status, the answer text with [n] markers, its citations and the evidence used."""
+
+    question: str
+    status: AnswerStatus
+    text: str
+    confidence: float
+    citations: tuple[Citation, ...]
+    evidence: tuple[Hit, ...]
+
+
+class Outcome(str, Enum):
+    """What ingest did with one source."""
+
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """One line of an ingest report."""
+
+    source: str
+    outcome: Outcome
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did, per source, and how much work it took."""
+
+    items: tuple[SourceOutcome, ...]
+    chunks_embedded: int
+    seconds: float
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(item.outcome.value for item in self.items)
+        return {outcome.value: found.get(outcome.value, 0) for outcome in Outcome}
+
+    def by_source(self) -> dict[str, SourceOutcome]:
+        return {item.source: item for item in self.items}

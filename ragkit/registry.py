@@ -1,0 +1,235 @@
+"""The registry: a SQLite database of documents and chunks that is the knowledge base's source of truth.
+
+The vector index only ever holds points the registry knows about. A write happens in three steps:
+
+1. one transaction records the new state with every affected chunk marked ``pending`` (to index) or
+   ``deleting`` (to remove from the index);
+2. the index is updated and flushed;
+3. one transaction marks the work done.
+
+A crash anywhere leaves rows marked ``pending`` / ``deleting``; reopening finishes that work (``pending_work``),
+so the index and the registry always agree again. Document text is stored once; chunk text is a slice of it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from ragkit.records import Chunk, Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id      TEXT PRIMARY KEY,
+    source      TEXT NOT NULL UNIQUE,
+    fingerprint TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    metadata    TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    doc_id   TEXT NOT NULL REFERENCES documents(doc_id),
+    ordinal  INTEGER NOT NULL,
+    start    INTEGER NOT NULL,
+    end      INTEGER NOT NULL,
+    n_terms  INTEGER NOT NULL,
+    state    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_unfinished ON chunks(state) WHERE state != 'ready';
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+READY, PENDING, DELETING = "ready", "pending", "deleting"
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    doc_id: str
+    source: str
+    fingerprint: str
+    state: str
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as the registry knows it, with its document's source and metadata."""
+
+    chunk: Chunk
+    source: str
+    metadata: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingWork:
+    """Index work a crashed write left behind: chunks to (re)index and chunk ids to remove."""
+
+    to_index: tuple[StoredChunk, ...]
+    to_delete: tuple[str, ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.to_index or self.to_delete)
+
+
+class Registry:
+    """Documents and chunks in SQLite; every method that writes is one transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def document(self, source: str) -> DocumentRow | None:
+        row = self._db.execute(
+            "SELECT doc_id, source, fingerprint, state FROM documents WHERE source = ?", (source,)
+        ).fetchone()
+        return DocumentRow(*row) if row else None
+
+    def find(self, source_or_doc_id: str) -> DocumentRow | None:
+        row = self._db.execute(
+            "SELECT doc_id, source, fingerprint, state FROM documents WHERE source = ? OR doc_id = ?",
+            (source_or_doc_id, source_or_doc_id),
+        ).fetchone()
+        return DocumentRow(*row) if row else None
+
+    def documents_under(self, prefix: str) -> list[DocumentRow]:
+        """Documents whose source starts with ``prefix`` (a folder path ending in a separator)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._db.execute(
+            "SELECT doc_id, source, fingerprint, state FROM documents WHERE source LIKE ? ESCAPE '\\'",
+            (escaped + "%",),
+        ).fetchall()
+        return [DocumentRow(*row) for row in rows]
+
+    def chunk_ids(self, doc_id: str) -> set[str]:
+        rows = self._db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+        return {row[0] for row in rows}
+
+    def all_chunk_ids(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
+
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        """The chunks with these ids (unknown ids are left out), text sliced from their document."""
+        found: dict[str, StoredChunk] = {}
+        for start in range(0, len(chunk_ids), 500):
+            batch = list(chunk_ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, "
+                "substr(d.text, c.start + 1, c.end - c.start), d.source, d.metadata "
+                f"FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})",
+                batch,
+            ).fetchall()
+            for chunk_id, doc_id, ordinal, begin, end, text, source, metadata in rows:
+                chunk = Chunk(chunk_id, doc_id, ordinal, begin, end, text)
+                found[chunk_id] = StoredChunk(chunk, source, json.loads(metadata))
+        return found
+
+    def pending_work(self) -> PendingWork:
+        pending = self._db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (PENDING,)).fetchall()
+        deleting = self._db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (DELETING,)).fetchall()
+        stored = self.chunks([row[0] for row in pending])
+        return PendingWork(tuple(stored[row[0]] for row in pending), tuple(row[0] for row in deleting))
+
+    def term_counts(self) -> tuple[int, int]:
+        """(number of chunks, total BM25 terms) over the ready and pending chunks."""
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n_terms), 0) FROM chunks WHERE state != ?", (DELETING,)
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def stats(self) -> dict[str, int]:
+        documents = self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        unfinished = self._db.execute("SELECT COUNT(*) FROM chunks WHERE state != ?", (READY,)).fetchone()[0]
+        chars = self._db.execute("SELECT COALESCE(SUM(length(text)), 0) FROM documents").fetchone()[0]
+        return {"documents": documents, "chunks": chunks, "unfinished_chunks": unfinished, "characters": chars}
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def begin_replace(self, items: Iterable[tuple[Document, str, Sequence[Chunk], Sequence[int]]]) -> set[str]:
+        """Step 1 of a write: store documents with their chunks (and BM25 term counts).
+
+        Chunks whose id the document already had stay ``ready`` (only their offsets move); new ones are
+        ``pending``; old ones that are gone become ``deleting``. Returns the ids of the pending chunks.
+        Call only when ``pending_work()`` is empty, so that every existing chunk is in the index.
+        """
+        now = time.time()
+        pending: set[str] = set()
+        with self._transaction() as db:
+            for document, fingerprint, chunks, n_terms in items:
+                old = {row[0] for row in db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (document.id,))}
+                db.execute(
+                    "INSERT INTO documents(doc_id, source, fingerprint, text, metadata, state, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, "
+                    "text = excluded.text, metadata = excluded.metadata, state = excluded.state, "
+                    "updated_at = excluded.updated_at",
+                    (document.id, document.source, fingerprint, document.text,
+                     json.dumps(dict(document.metadata), default=str), PENDING, now),
+                )
+                for chunk, terms in zip(chunks, n_terms):
+                    state = READY if chunk.id in old else PENDING
+                    if state == PENDING:
+                        pending.add(chunk.id)
+                    db.execute(
+                        "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET ordinal = excluded.ordinal, "
+                        "start = excluded.start, end = excluded.end, n_terms = excluded.n_terms, state = excluded.state",
+                        (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms, state),
+                    )
+                gone = old - {chunk.id for chunk in chunks}
+                db.executemany("UPDATE chunks SET state = ? WHERE chunk_id = ?", [(DELETING, c) for c in gone])
+        return pending
+
+    def begin_delete(self, doc_ids: Sequence[str]) -> None:
+        """Step 1 of a delete: mark the documents and all their chunks for removal."""
+        with self._transaction() as db:
+            for doc_id in doc_ids:
+                db.execute("UPDATE documents SET state = ? WHERE doc_id = ?", (DELETING, doc_id))
+                db.execute("UPDATE chunks SET state = ? WHERE doc_id = ?", (DELETING, doc_id))
+
+    def finish(self) -> None:
+        """Step 3: the index now matches; drop deleted rows and mark everything ready."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM chunks WHERE state = ?", (DELETING,))
+            db.execute("DELETE FROM documents WHERE state = ?", (DELETING,))
+            db.execute("UPDATE chunks SET state = ? WHERE state = ?", (READY, PENDING))
+            db.execute("UPDATE documents SET state = ? WHERE state = ?", (READY, PENDING))
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on an exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

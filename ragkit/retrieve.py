@@ -1,0 +1,128 @@
+"""Retrieval: dense and BM25 candidates from the index, fused by reciprocal rank, hydrated from the registry."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Iterator, Mapping
+
+from ragkit.config import parse_enum
+from ragkit.embed import Embedder
+from ragkit.errors import ConfigError
+from ragkit.fusion import reciprocal_rank_fusion
+from ragkit.index.base import IndexQuery, ScoredId, VectorIndex, VectorName
+from ragkit.records import Hit, RetrieverScore
+from ragkit.registry import Registry
+from ragkit.sparse import BM25Encoder
+
+
+class SearchMode(str, Enum):
+    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), or ``hybrid`` (both, fused)."""
+
+    DENSE = "dense"
+    SPARSE = "sparse"
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Ranked hits, best first, and where the time went (milliseconds per stage)."""
+
+    query: str
+    hits: tuple[Hit, ...]
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Hit]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, index: int) -> Hit:
+        return self.hits[index]
+
+
+class Retriever:
+    """Runs the retrievers a mode asks for in one index round trip and fuses their rankings."""
+
+    def __init__(
+        self,
+        index: VectorIndex,
+        registry: Registry,
+        embedder: Embedder,
+        encoder: BM25Encoder,
+        *,
+        rrf_k: int = 60,
+        min_candidates: int = 50,
+    ) -> None:
+        if rrf_k < 0:
+            raise ConfigError(f"rrf_k must be non-negative, got {rrf_k}")
+        self._index = index
+        self._registry = registry
+        self._embedder = embedder
+        self._encoder = encoder
+        self._rrf_k = rrf_k
+        self._min_candidates = min_candidates
+
+    def search(self, query: str, k: int = 10, mode: SearchMode | str = SearchMode.HYBRID) -> SearchResult:
+        mode = parse_enum(SearchMode, mode, "search mode")
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if not query.strip():
+            raise ConfigError("the query is empty")
+        timings: dict[str, float] = {}
+        depth = k if mode is not SearchMode.HYBRID else max(2 * k, self._min_candidates)
+        queries: dict[str, IndexQuery] = {}
+        started = time.perf_counter()
+        if mode in (SearchMode.DENSE, SearchMode.HYBRID):
+            vector = self._embedder.embed_query(query)
+            queries[SearchMode.DENSE.value] = IndexQuery(VectorName.DENSE, vector.tolist(), depth)
+        if mode in (SearchMode.SPARSE, SearchMode.HYBRID):
+            queries[SearchMode.SPARSE.value] = IndexQuery(VectorName.SPARSE, self._encoder.encode_query(query), depth)
+        timings["embed"] = _ms_since(started)
+
+        started = time.perf_counter()
+        rankings = dict(zip(queries, self._index.search(list(queries.values())))) if queries else {}
+        timings["retrieve"] = _ms_since(started)
+
+        started = time.perf_counter()
+        found_by = _provenance(rankings)
+        if mode is SearchMode.HYBRID:
+            fused = reciprocal_rank_fusion({name: [p.id for p in ranked] for name, ranked in rankings.items()}, k=self._rrf_k)
+        else:
+            fused = [(p.id, p.score) for p in next(iter(rankings.values()), [])]
+        fused = fused[:k]
+        timings["fuse"] = _ms_since(started)
+
+        started = time.perf_counter()
+        stored = self._registry.chunks([chunk_id for chunk_id, _ in fused])
+        hits = tuple(
+            Hit(
+                chunk_id=chunk_id,
+                doc_id=stored[chunk_id].chunk.doc_id,
+                source=stored[chunk_id].source,
+                text=stored[chunk_id].chunk.text,
+                start=stored[chunk_id].chunk.start,
+                end=stored[chunk_id].chunk.end,
+                score=score,
+                found_by=found_by[chunk_id],
+                metadata=stored[chunk_id].metadata,
+            )
+            for chunk_id, score in fused
+            if chunk_id in stored
+        )
+        timings["hydrate"] = _ms_since(started)
+        return SearchResult(query, hits, timings)
+
+
+def _provenance(rankings: Mapping[str, list[ScoredId]]) -> dict[str, dict[str, RetrieverScore]]:
+    found: dict[str, dict[str, RetrieverScore]] = {}
+    for name, ranked in rankings.items():
+        for rank, point in enumerate(ranked, start=1):
+            found.setdefault(point.id, {})[name] = RetrieverScore(rank, point.score)
+    return found
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)

@@ -1,0 +1,86 @@
+"""BM25 as sparse vectors: documents carry the term-frequency part, the index applies IDF at query time.
+
+Qdrant's IDF modifier computes ``ln(1 + (N - n + 0.5) / (n + 0.5))`` from live collection statistics, so IDF
+stays exact under add, update and delete. The document side is the BM25 saturation term (Robertson & Zaragoza,
+"The Probabilistic Relevance Framework: BM25 and Beyond", 2009, eq. 3.15):
+
+    w(t, d) = tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))
+
+Tokenizing (lower-casing, stop words, Snowball stemming) and hashing terms to ids is done by the Rust BM25 of
+``qdrant-edge-py``, the same tokenizer Qdrant uses server-side, so both deployments share term ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ragkit.errors import ConfigError
+from ragkit.index.base import SparseVector
+
+# Saturation used only to read term frequencies back from the tokenizer (see ``term_frequencies``).
+_PROBE_K = 100.0
+
+
+def bm25_weights(tf: np.ndarray, doc_len: float, avg_len: float, k1: float, b: float) -> np.ndarray:
+    """The BM25 term-frequency weights of one document (a pure function of its term counts)."""
+    norm = k1 * (1.0 - b + b * doc_len / avg_len)
+    return tf * (k1 + 1.0) / (tf + norm)
+
+
+@dataclass(frozen=True)
+class TermCounts:
+    """A document's hashed term ids with their counts; ``length`` is the number of terms counted."""
+
+    indices: tuple[int, ...]
+    counts: np.ndarray
+
+    @property
+    def length(self) -> int:
+        return int(self.counts.sum())
+
+
+class BM25Encoder:
+    """Encodes documents and queries as sparse BM25 vectors with a fixed average length per knowledge base."""
+
+    def __init__(self, language: str = "english", *, k1: float = 1.2, b: float = 0.75) -> None:
+        import qdrant_edge as qe
+
+        if k1 < 0:
+            raise ConfigError(f"BM25 k1 must be non-negative, got {k1}")
+        if not 0.0 <= b <= 1.0:
+            raise ConfigError(f"BM25 b must be between 0 and 1, got {b}")
+        try:
+            # b = 0 makes the tokenizer's weight a function of tf alone, which term_frequencies() inverts.
+            self._probe = qe.Bm25(qe.Bm25Config(language=language, k=_PROBE_K, b=0.0))
+        except ValueError as exc:
+            raise ConfigError(f"BM25 language '{language}' is not supported: {exc}") from exc
+        self.language = language
+        self.k1 = k1
+        self.b = b
+
+    def term_counts(self, text: str) -> TermCounts:
+        vector = self._probe.embed_document(text)
+        weights = np.asarray(vector.values, dtype=np.float64)
+        counts = np.rint(weights * _PROBE_K / (_PROBE_K + 1.0 - weights))
+        return TermCounts(tuple(vector.indices), counts)
+
+    def encode_document(self, terms: TermCounts, avg_len: float) -> SparseVector:
+        weights = bm25_weights(terms.counts, terms.length, avg_len, self.k1, self.b)
+        return SparseVector(terms.indices, tuple(float(w) for w in weights))
+
+    def encode_query(self, text: str) -> SparseVector:
+        """Each distinct query term with weight 1, so a document's score is the sum of its matching weights × IDF."""
+        indices = self.term_counts(text).indices
+        return SparseVector(indices, (1.0,) * len(indices))
+
+    def query_terms(self, text: str) -> frozenset[int]:
+        return frozenset(self.term_counts(text).indices)
+
+    def average_length(self, terms: Sequence[TermCounts]) -> float:
+        """The mean document length of a sample, floored at 1 so an all-stop-word sample cannot divide by zero."""
+        if not terms:
+            return 1.0
+        return max(1.0, float(np.mean([t.length for t in terms])))

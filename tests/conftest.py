@@ -1,0 +1,51 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from neo4j_server.server import Neo4jConnection, Neo4jTestServer
+
+
+@pytest.fixture(scope="session")
+def neo4j_server() -> Iterator[Neo4jConnection]:
+    """A Neo4j for the whole run: ``$NEO4J_URI`` if set, else an embedded server started here.
+
+    Never skips: if the server cannot be started, the fixture errors with the reason and the Java log.
+    """
+    uri = os.environ.get("NEO4J_URI")
+    if uri:
+        user, password = os.environ.get("NEO4J_USER"), os.environ.get("NEO4J_PASSWORD")
+        yield Neo4jConnection(uri, (user, password or "") if user else None)
+        return
+
+    server = Neo4jTestServer()
+    try:
+        server.start()
+    except Exception as exc:
+        raise RuntimeError(
+            "Could not start the embedded Neo4j test server (needs Java 17+, and Maven on the first run to "
+            f"fetch Neo4j from Maven Central; or set NEO4J_URI to use an existing server): {exc}"
+        ) from exc
+    try:
+        yield Neo4jConnection(server.uri, server.auth)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    from ragkit import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def counting(embedder):
+    """The shared embedder, wrapped to record every text it embeds."""
+    from support import CountingEmbedder
+
+    return CountingEmbedder(embedder)

@@ -1,0 +1,58 @@
+"""Helpers shared by the tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ragkit.embed import SentenceTransformerEmbedder
+
+TOPICS = {
+    "vacation.md": "# Vacation\n\nEmployees receive 25 days of paid vacation per year. Unused vacation days can be "
+    "carried over until the end of March of the following year.",
+    "expenses.md": "# Travel expenses\n\nHotel costs are reimbursed up to 180 euros per night in Europe. Receipts "
+    "must be submitted within 30 days of the trip through the finance portal.",
+    "oncall.txt": "The on-call engineer must acknowledge a page within 15 minutes. If nobody acknowledges within "
+    "30 minutes, the alert escalates to the team lead automatically.",
+    "security.txt": "Passwords must be at least 14 characters long and are rotated only after a suspected "
+    "compromise. Hardware security keys are mandatory for production access.",
+}
+
+
+def write_corpus(folder: Path, files: dict[str, str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (files or TOPICS).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+class CountingEmbedder:
+    """Wraps a real embedder and counts the texts it embeds, to prove that unchanged content is not re-embedded."""
+
+    def __init__(self, inner: SentenceTransformerEmbedder) -> None:
+        self._inner = inner
+        self.embedded: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return self._inner.name
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self._inner.token_spans(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return self._inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._inner.embed_query(text)
