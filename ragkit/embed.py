@@ -79,7 +79,10 @@ class SentenceTransformerEmbedder:
     @cached_property
     def _model(self) -> Any:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        bars = transformers_logging.is_progress_bar_enabled()
+        transformers_logging.disable_progress_bar()  # a "Loading weights" bar on every open is noise
         try:
             return SentenceTransformer(self._path, device=self._device)
         except Exception as exc:  # the library raises OSError, ValueError, HTTP errors... name the model either way
@@ -88,6 +91,9 @@ class SentenceTransformerEmbedder:
                 f"could not load embedding model '{self._model_id}'{offline}: {exc}. "
                 "Pass a local folder with sentence-transformers weights or a hub id reachable from this machine."
             ) from exc
+        finally:
+            if bars:
+                transformers_logging.enable_progress_bar()
 
     @property
     def dimension(self) -> int:

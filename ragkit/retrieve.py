@@ -83,7 +83,11 @@ class Retriever:
         timings["embed"] = _ms_since(started)
 
         started = time.perf_counter()
-        rankings = dict(zip(queries, self._index.search(list(queries.values())))) if queries else {}
+        # Break exact ties by id so that results are reproducible and equal across index backends.
+        rankings = {
+            name: sorted(points, key=lambda p: (-round(p.score, 6), p.id))
+            for name, points in zip(queries, self._index.search(list(queries.values())))
+        }
         timings["retrieve"] = _ms_since(started)
 
         started = time.perf_counter()

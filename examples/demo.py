@@ -1,0 +1,46 @@
+"""The embedded demo: build a knowledge base from examples/docs, then ask it questions — one it cannot answer.
+
+Run from the repository root:  python examples/demo.py [--kb DIR]
+Running it again reuses the knowledge base: unchanged files are neither parsed nor embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ragkit import KnowledgeBase
+
+DOCS = Path(__file__).resolve().parent / "docs"
+
+QUESTIONS = [
+    "How many vacation days do employees get per year?",
+    "What is the hotel limit per night in Europe?",
+    "How quickly must the on-call engineer acknowledge a page?",
+    "What is the maximum payload of the Atlas arm?",
+    "What was Northwind's revenue last year?",  # not in the documents: the answer must say so
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb", default="demo.kb", help="knowledge-base directory (default: ./demo.kb)")
+    args = parser.parse_args()
+
+    with KnowledgeBase.open(args.kb) as kb:
+        report = kb.ingest(DOCS)
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in report.counts().items() if n)
+        print(f"Ingested {DOCS}: {counts}; {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s")
+        print(f"Knowledge base {kb.path}: {kb.stats()['documents']} documents, {kb.stats()['chunks']} chunks\n")
+        for question in QUESTIONS:
+            answer = kb.ask(question)
+            print(f"Q: {question}")
+            print(f"A ({answer.status.value}, confidence {answer.confidence:.2f}): {answer.text}")
+            for citation in answer.citations:
+                source = Path(citation.source).relative_to(DOCS)
+                print(f"   [{citation.number}] {source}, characters {citation.start}-{citation.end}")
+            print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The ``ragkit`` command: every subcommand with --json, and ``eval retrieval`` on a small BEIR folder."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from support import write_corpus
+
+from ragkit.cli import main
+
+SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact_beir"
+
+
+def _run(capsys, *argv: str) -> object:
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    assert code == 0, out
+    parsed = [json.loads(line) for line in out.strip().splitlines()]  # --json prints one object per line
+    return parsed[0] if len(parsed) == 1 else parsed
+
+
+def test_ingest_search_ask_stats_delete_with_json(tmp_path, capsys):
+    docs = write_corpus(tmp_path / "docs")
+    kb = str(tmp_path / "kb")
+    report = _run(capsys, "ingest", str(docs), "--kb", kb, "--json")
+    assert report["counts"]["added"] == 4 and len(report["items"]) == 4
+
+    search = _run(capsys, "search", "hotel costs per night", "--kb", kb, "-k", "2", "--json")
+    assert Path(search["hits"][0]["source"]).name == "expenses.md"
+    assert set(search["hits"][0]["found_by"]) <= {"dense", "sparse"}
+    assert set(search["timings_ms"]) == {"embed", "retrieve", "fuse", "hydrate"}
+
+    answer = _run(capsys, "ask", "How long do I have to acknowledge a page?", "--kb", kb, "--json")
+    assert answer["status"] == "answered" and answer["citations"][0]["quote"] in answer["text"]
+
+    stats = _run(capsys, "stats", "--kb", kb, "--check", "--json")
+    assert stats["documents"] == 4 and stats["missing_from_index"] == stats["unknown_in_index"] == 0
+
+    deleted = _run(capsys, "delete", str(docs / "oncall.txt"), "nothing-here", "--kb", kb, "--json")
+    assert deleted == {"deleted": [str(docs / "oncall.txt")], "not_found": ["nothing-here"]}
+
+
+def test_human_output_and_errors(tmp_path, capsys):
+    docs = write_corpus(tmp_path / "docs")
+    kb = str(tmp_path / "kb")
+    assert main(["ingest", str(docs), "--kb", kb]) == 0
+    assert "4 added" in capsys.readouterr().out
+    assert main(["search", "vacation", "--kb", kb, "--mode", "fuzzy"]) == 1
+    assert "unknown search mode 'fuzzy'; choose one of: dense, sparse, hybrid" in capsys.readouterr().err
+    assert main(["ask", "vacation days?", "--kb", kb, "--json", "--mode", "fuzzy"]) == 1
+    assert json.loads(capsys.readouterr().out)["type"] == "ConfigError"
+
+
+def _small_beir(folder: Path, queries: int = 12, distractors: int = 60) -> Path:
+    """A BEIR folder with the first test queries of SciFact, their relevant abstracts, and distractors."""
+    qrels = [line.split("\t") for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    chosen = list(dict.fromkeys(q for q, _, _ in qrels))[:queries]
+    kept = [row for row in qrels if row[0] in chosen]
+    wanted = {doc for _, doc, _ in kept}
+    corpus = []
+    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["_id"] in wanted or len(corpus) < len(wanted) + distractors:
+                corpus.append(line)
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(corpus))
+    (folder / "queries.jsonl").write_text("".join(
+        line + "\n" for line in (SCIFACT / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in chosen
+    ))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
+    return folder
+
+
+def test_eval_retrieval_prints_the_metrics_for_each_mode(tmp_path, capsys):
+    beir = _small_beir(tmp_path / "beir")
+    results = _run(capsys, "eval", "retrieval", "--beir", str(beir), "--mode", "sparse,dense,hybrid", "--json")
+    assert [r["mode"] for r in results] == ["sparse", "dense", "hybrid"]
+    for result in results:
+        for key in ("ndcg@10", "recall@2", "recall@5", "recall@10", "recall@100", "mrr@10", "docs", "queries",
+                    "ingest_s", "query_p50_ms", "query_p95_ms"):
+            assert key in result
+        assert result["queries"] == 12
+        assert result["ndcg@10"] > 0.3  # relevant abstracts among ~80 documents are found by every mode
+
+
+def test_eval_retrieval_reports_a_missing_split(tmp_path, capsys):
+    beir = _small_beir(tmp_path / "beir", queries=2, distractors=2)
+    assert main(["eval", "retrieval", "--beir", str(beir), "--split", "dev"]) == 1
+    assert "qrels/dev.tsv does not exist; splits available: test" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["eval", "retrieval", "--help"]])
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
