@@ -49,3 +49,14 @@ def counting(embedder):
     from support import CountingEmbedder
 
     return CountingEmbedder(embedder)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir():
+    """The shared benchmark data: ``$RAGKIT_DATASETS``, else ``../shared/datasets`` beside the repository."""
+    from pathlib import Path
+
+    root = Path(os.environ.get("RAGKIT_DATASETS") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
+    if not (root / "scifact_beir").is_dir():
+        raise RuntimeError(f"shared datasets not found at {root}; set RAGKIT_DATASETS to the datasets folder")
+    return root

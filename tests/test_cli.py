@@ -11,8 +11,6 @@ from support import write_corpus
 
 from ragkit.cli import main
 
-SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "scifact_beir"
-
 
 def _run(capsys, *argv: str) -> object:
     code = main(list(argv))
@@ -54,14 +52,14 @@ def test_human_output_and_errors(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["type"] == "ConfigError"
 
 
-def _small_beir(folder: Path, queries: int = 12, distractors: int = 60) -> Path:
+def _small_beir(scifact: Path, folder: Path, queries: int = 12, distractors: int = 60) -> Path:
     """A BEIR folder with the first test queries of SciFact, their relevant abstracts, and distractors."""
-    qrels = [line.split("\t") for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    qrels = [line.split("\t") for line in (scifact / "qrels" / "test.tsv").read_text().splitlines()[1:]]
     chosen = list(dict.fromkeys(q for q, _, _ in qrels))[:queries]
     kept = [row for row in qrels if row[0] in chosen]
     wanted = {doc for _, doc, _ in kept}
     corpus = []
-    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt") as handle:
+    with gzip.open(scifact / "corpus.jsonl.gz", "rt") as handle:
         for line in handle:
             record = json.loads(line)
             if record["_id"] in wanted or len(corpus) < len(wanted) + distractors:
@@ -69,14 +67,14 @@ def _small_beir(folder: Path, queries: int = 12, distractors: int = 60) -> Path:
     (folder / "qrels").mkdir(parents=True)
     (folder / "corpus.jsonl").write_text("".join(corpus))
     (folder / "queries.jsonl").write_text("".join(
-        line + "\n" for line in (SCIFACT / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in chosen
+        line + "\n" for line in (scifact / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in chosen
     ))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
     return folder
 
 
-def test_eval_retrieval_prints_the_metrics_for_each_mode(tmp_path, capsys):
-    beir = _small_beir(tmp_path / "beir")
+def test_eval_retrieval_prints_the_metrics_for_each_mode(tmp_path, capsys, datasets_dir):
+    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir")
     results = _run(capsys, "eval", "retrieval", "--beir", str(beir), "--mode", "sparse,dense,hybrid", "--json")
     assert [r["mode"] for r in results] == ["sparse", "dense", "hybrid"]
     for result in results:
@@ -87,8 +85,8 @@ def test_eval_retrieval_prints_the_metrics_for_each_mode(tmp_path, capsys):
         assert result["ndcg@10"] > 0.3  # relevant abstracts among ~80 documents are found by every mode
 
 
-def test_eval_retrieval_reports_a_missing_split(tmp_path, capsys):
-    beir = _small_beir(tmp_path / "beir", queries=2, distractors=2)
+def test_eval_retrieval_reports_a_missing_split(tmp_path, capsys, datasets_dir):
+    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=2, distractors=2)
     assert main(["eval", "retrieval", "--beir", str(beir), "--split", "dev"]) == 1
     assert "qrels/dev.tsv does not exist; splits available: test" in capsys.readouterr().err
 

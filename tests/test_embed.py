@@ -1,0 +1,32 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragkit import ConfigError, ModelLoadError, SentenceTransformerEmbedder
+from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
+
+
+def test_default_model_id_resolves_to_packaged_weights_offline():
+    path = Path(resolve_model_path(DEFAULT_EMBEDDER))
+    assert path.is_dir() and (path / "model.safetensors").exists()
+
+
+def test_local_folders_resolve_to_themselves_and_other_ids_pass_through(tmp_path):
+    assert resolve_model_path(str(tmp_path)) == str(tmp_path.resolve())
+    assert resolve_model_path("BAAI/bge-small-en-v1.5") == "BAAI/bge-small-en-v1.5"
+    with pytest.raises(ConfigError, match="model id is empty"):
+        resolve_model_path(" ")
+
+
+def test_embeddings_are_normalised_and_similar_texts_are_close(embedder):
+    vectors = embedder.embed_documents(["The cat sat on the mat.", "A cat was sitting on a mat.", "Quarterly tax filing"])
+    assert vectors.shape == (3, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > 0.7 > vectors[0] @ vectors[2]
+    assert np.allclose(embedder.embed_query("The cat sat on the mat."), vectors[0], atol=1e-5)
+
+
+def test_a_missing_model_folder_names_the_model(tmp_path):
+    with pytest.raises(ModelLoadError, match="could not load embedding model '.*empty-model'"):
+        _ = SentenceTransformerEmbedder(str(tmp_path / "empty-model")).dimension
