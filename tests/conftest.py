@@ -53,10 +53,13 @@ def counting(embedder):
 
 @pytest.fixture(scope="session")
 def datasets_dir():
-    """The shared benchmark data: ``$RAGKIT_DATASETS``, else ``../shared/datasets`` beside the repository."""
+    """The shared benchmark data: ``$RAGKIT_DATASETS``, else ``shared/datasets`` beside the repository, else the
+    project machines' ``/work/shared/datasets``."""
     from pathlib import Path
 
-    root = Path(os.environ.get("RAGKIT_DATASETS") or Path(__file__).resolve().parents[2] / "shared" / "datasets")
-    if not (root / "scifact_beir").is_dir():
-        raise RuntimeError(f"shared datasets not found at {root}; set RAGKIT_DATASETS to the datasets folder")
-    return root
+    candidates = [os.environ.get("RAGKIT_DATASETS"), Path(__file__).resolve().parents[2] / "shared" / "datasets",
+                  "/work/shared/datasets"]
+    for candidate in filter(None, candidates):
+        if (Path(candidate) / "scifact_beir").is_dir():
+            return Path(candidate)
+    raise RuntimeError(f"shared datasets not found (looked in {candidates}); set RAGKIT_DATASETS to the datasets folder")
