@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragkit.errors import IngestError
+from ragkit.errors import IngestError, SkipCode
 from ragkit.records import Document
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".rst"})
@@ -30,7 +30,9 @@ class FileItem:
         try:
             return self.path.read_bytes()
         except OSError as exc:
-            raise IngestError(self.source, f"cannot be read ({exc.strerror or exc}); check it exists and is readable") from exc
+            raise IngestError(
+                self.source, f"cannot be read ({exc.strerror or exc}); check it exists and is readable", SkipCode.UNREADABLE
+            ) from exc
 
     def fingerprint(self) -> str:
         return hashlib.sha256(self._read()).hexdigest()
@@ -39,7 +41,9 @@ class FileItem:
         suffix = self.path.suffix.lower()
         if suffix not in TEXT_SUFFIXES:
             raise IngestError(
-                self.source, f"unsupported file type '{suffix or '(none)'}'; readable types: {', '.join(sorted(TEXT_SUFFIXES))}"
+                self.source,
+                f"unsupported file type '{suffix or '(none)'}'; readable types: {', '.join(sorted(TEXT_SUFFIXES))}",
+                SkipCode.UNSUPPORTED_TYPE,
             )
         text = decode_text(self.source, self._read())
         metadata = {"file_name": self.path.name, "file_type": suffix.lstrip(".")}
@@ -49,15 +53,17 @@ class FileItem:
 def decode_text(source: str, data: bytes) -> str:
     """Decode by BOM, else strict UTF-8; an IngestError names the offending byte otherwise."""
     if not data.strip():
-        raise IngestError(source, "is empty; there is no text to index")
+        raise IngestError(source, "is empty; there is no text to index", SkipCode.EMPTY)
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
     if encoding == "utf-8" and b"\x00" in data[:8192]:
-        raise IngestError(source, "looks like a binary file (it contains NUL bytes), not text")
+        raise IngestError(source, "looks like a binary file (it contains NUL bytes), not text", SkipCode.BINARY)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise IngestError(
-            source, f"is not valid {encoding} text (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+            source,
+            f"is not valid {encoding} text (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8",
+            SkipCode.ENCODING,
         ) from exc
 
 

@@ -9,6 +9,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ragkit.cleaning import CleaningConfig
 from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
 
@@ -68,10 +69,13 @@ class KBConfig:
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     index: IndexSettings = field(default_factory=IndexSettings)
+    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.index, dict):
             object.__setattr__(self, "index", IndexSettings(**self.index))
+        if isinstance(self.cleaning, dict):
+            object.__setattr__(self, "cleaning", CleaningConfig(**self.cleaning))
         if self.chunk_size < 1:
             raise ConfigError(f"chunk_size must be at least 1 token, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -119,7 +123,8 @@ def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
     if requested is None or requested == stored:
         return stored
     differing = [
-        name for name in ("embedder", "chunk_size", "chunk_overlap", "bm25_language", "bm25_k1", "bm25_b", "index")
+        name for name in ("embedder", "chunk_size", "chunk_overlap", "bm25_language", "bm25_k1", "bm25_b", "index",
+                          "cleaning")
         if getattr(stored, name) != getattr(requested, name)
     ]
     raise IncompatibleKnowledgeBase(

@@ -17,6 +17,8 @@ do about it. Expected outcomes (a question the knowledge base cannot answer) are
 
 from __future__ import annotations
 
+from enum import Enum
+
 
 class RagkitError(Exception):
     """Base class of every error ragkit raises on purpose."""
@@ -54,13 +56,31 @@ class IncompatibleKnowledgeBase(KnowledgeBaseError):
     """The knowledge base was built with settings that contradict the ones given now."""
 
 
-class IngestError(RagkitError):
-    """One input could not be read or parsed; ingest records it as skipped and goes on."""
+class SkipCode(str, Enum):
+    """Why a source was skipped; the ingest report counts skips per code."""
 
-    def __init__(self, source: str, reason: str) -> None:
+    UNREADABLE = "unreadable"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    TOO_LARGE = "too_large"
+    EMPTY = "empty"
+    BINARY = "binary"
+    ENCODING = "encoding"
+    PARSE_ERROR = "parse_error"
+    ENCRYPTED = "encrypted"
+    LOW_INFORMATION = "low_information"
+    EXACT_DUPLICATE = "exact_duplicate"
+    NEAR_DUPLICATE = "near_duplicate"
+    INVALID = "invalid"
+
+
+class IngestError(RagkitError):
+    """One input could not be read, parsed or accepted; ingest records it as skipped, with a code, and goes on."""
+
+    def __init__(self, source: str, reason: str, code: SkipCode = SkipCode.INVALID) -> None:
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+        self.code = code
 
 
 class IndexBackendError(RagkitError):

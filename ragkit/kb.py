@@ -12,11 +12,12 @@ from ragkit.answer import ExtractiveAnswerer
 from ragkit.chunkers import Chunker, FixedChunker
 from ragkit.config import IndexKind, KBConfig, load_config, reconcile, save_config
 from ragkit.embed import Embedder, SentenceTransformerEmbedder
-from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError
+from ragkit.cleaning import Cleaner, DuplicateFinder
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
 from ragkit.records import Answer, Chunk, Document, IngestReport, Outcome, SourceItem, SourceOutcome
-from ragkit.registry import Registry
+from ragkit.registry import DocumentWrite, Registry
 from ragkit.retrieve import Retriever, SearchMode, SearchResult
 from ragkit.sparse import BM25Encoder, TermCounts
 
@@ -27,11 +28,9 @@ _AVG_LEN_KEY = "bm25_avg_len"
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A loaded document, cut into chunks, with the BM25 term counts of each chunk."""
+    """A loaded and cleaned document, cut into chunks, with the BM25 term counts of each chunk."""
 
-    document: Document
-    fingerprint: str
-    chunks: list[Chunk]
+    write: DocumentWrite
     terms: list[TermCounts]
     outcome: Outcome
 
@@ -61,6 +60,8 @@ class KnowledgeBase:
         self._embedder = embedder
         self._chunker = chunker
         self._encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b)
+        self._cleaner = Cleaner(config.cleaning)
+        self._duplicates = DuplicateFinder(config.cleaning, registry)
         self._retriever = Retriever(index, registry, embedder, self._encoder)
         self._answerer = ExtractiveAnswerer(embedder, self._encoder)
         self._closed = False
@@ -162,7 +163,7 @@ class KnowledgeBase:
                 outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
                 batch.append(self._prepare(item, fingerprint, outcome))
             except IngestError as exc:
-                report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason))
+                report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
                 continue
             if len(batch) >= batch_size:
                 embedded += self._write(batch, report)
@@ -189,19 +190,23 @@ class KnowledgeBase:
         return True
 
     def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome) -> _Prepared:
-        """Load, chunk and count terms: everything short of embedding, with no change to stored state."""
+        """Load, clean, check for duplicates, chunk and count terms: everything short of embedding and storing."""
         document = item.load()
         if document.source != item.source:
             raise IngestError(item.source, f"its loader returned a document for another source ({document.source})")
         try:
             document.text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise IngestError(item.source, f"holds text that is not valid Unicode ({exc.reason})") from exc
+            raise IngestError(item.source, f"holds text that is not valid Unicode ({exc.reason})", SkipCode.ENCODING) from exc
+        document = self._cleaner.clean(document)
+        keys = self._duplicates.keys(document)
+        self._duplicates.check(document, keys)
         chunks = self._chunker.chunk(document)
         if not chunks:
-            raise IngestError(item.source, "has no text to index after parsing")
+            raise IngestError(item.source, "has no text to index after parsing", SkipCode.EMPTY)
         terms = [self._encoder.term_counts(chunk.text) for chunk in chunks]
-        return _Prepared(document, fingerprint, chunks, terms, outcome)
+        self._duplicates.remember(document, keys)
+        return _Prepared(DocumentWrite(document, fingerprint, chunks, [t.length for t in terms], keys), terms, outcome)
 
     def _avg_len(self, sample: Sequence[TermCounts]) -> float:
         """BM25's average chunk length, fixed by the first batch so all stored weights stay comparable."""
@@ -215,18 +220,20 @@ class KnowledgeBase:
     def _write(self, batch: list[_Prepared], report: list[SourceOutcome]) -> int:
         """Steps 1–3 of a write (see ``ragkit.registry``) for a batch of prepared documents."""
         avg_len = self._avg_len([terms for prepared in batch for terms in prepared.terms])
-        pending = self._registry.begin_replace(
-            (p.document, p.fingerprint, p.chunks, [t.length for t in p.terms]) for p in batch
-        )
+        pending = self._registry.begin_replace(p.write for p in batch)
+        self._duplicates.forget_batch()  # the registry knows these documents now
         to_index = [
-            (chunk, terms, prepared.document.source)
+            (chunk, terms, prepared.write.document.source)
             for prepared in batch
-            for chunk, terms in zip(prepared.chunks, prepared.terms)
+            for chunk, terms in zip(prepared.write.chunks, prepared.terms)
             if chunk.id in pending
         ]
         self._index_chunks(to_index, avg_len)
         self._apply_deletions()
-        report.extend(SourceOutcome(p.document.source, p.outcome, len(p.chunks)) for p in batch)
+        report.extend(
+            SourceOutcome(p.write.document.source, p.outcome, len(p.write.chunks), elements=len(p.write.document.elements))
+            for p in batch
+        )
         return len(to_index)
 
     def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, str]], avg_len: float) -> None:

@@ -8,7 +8,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, Sequence
+
+from ragkit.errors import SkipCode
 
 
 def stable_hash(*parts: str) -> str:
@@ -34,13 +36,46 @@ def chunk_id_for(doc_id: str, text: str, occurrence: int) -> str:
     return str(uuid.UUID(stable_hash("chunk", doc_id, text, str(occurrence))[:32]))
 
 
+class ElementKind(str, Enum):
+    """The structural role of a span of a document, as parsers report it."""
+
+    TITLE = "title"
+    TEXT = "text"
+    LIST_ITEM = "list_item"
+    TABLE = "table"
+    CODE = "code"
+    CAPTION = "caption"
+    FORMULA = "formula"
+    HEADER = "header"
+    FOOTER = "footer"
+
+
+@dataclass(frozen=True)
+class Element:
+    """A structural span of ``Document.text``: a heading (``depth`` 0 is the top level), paragraph, table…
+
+    ``metadata`` keeps what the parser knew beyond the text, such as a table's HTML (``text_as_html``).
+    """
+
+    kind: ElementKind
+    start: int
+    end: int
+    page: int | None = None
+    depth: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Document:
-    """One unit of source content — a file, a page, a record — as parsed text with metadata."""
+    """One unit of source content — a file, a page, a record — as parsed text with metadata.
+
+    ``elements`` (optional) describe the structure of ``text``; parsers that know it fill them in.
+    """
 
     source: str
     text: str
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    elements: tuple[Element, ...] = ()
 
     @property
     def id(self) -> str:
@@ -49,10 +84,40 @@ class Document:
     def fingerprint(self) -> str:
         """A hash of the content; an unchanged fingerprint means there is nothing to re-index."""
         meta = json.dumps(dict(self.metadata), sort_keys=True, default=str)
-        return stable_hash("document", self.text, meta)
+        elements = json.dumps([element_to_json(e) for e in self.elements], sort_keys=True, default=str)
+        return stable_hash("document", self.text, meta, elements)
+
+    @classmethod
+    def from_elements(
+        cls, source: str, parts: Sequence[tuple[str, ElementKind, Mapping[str, Any]]], metadata: Mapping[str, Any]
+    ) -> Document:
+        """Assemble a document from (text, kind, attributes) parts, joined by blank lines.
+
+        ``attributes`` may hold ``page``, ``depth`` and anything else, which goes to the element's metadata.
+        """
+        pieces, elements, position = [], [], 0
+        for text, kind, attributes in parts:
+            if not text.strip():
+                continue
+            extra = {k: v for k, v in attributes.items() if k not in ("page", "depth")}
+            start = position + (2 if pieces else 0)
+            elements.append(Element(kind, start, start + len(text), attributes.get("page"), attributes.get("depth"), extra))
+            pieces.append(text)
+            position = start + len(text)
+        return cls(source, "\n\n".join(pieces), metadata, tuple(elements))
 
     def load(self) -> Document:
         return self
+
+
+def element_to_json(element: Element) -> dict[str, Any]:
+    return {"kind": element.kind.value, "start": element.start, "end": element.end, "page": element.page,
+            "depth": element.depth, "metadata": dict(element.metadata)}
+
+
+def element_from_json(data: Mapping[str, Any]) -> Element:
+    return Element(ElementKind(data["kind"]), data["start"], data["end"], data.get("page"), data.get("depth"),
+                   data.get("metadata") or {})
 
 
 class SourceItem(Protocol):
@@ -154,6 +219,8 @@ class SourceOutcome:
     outcome: Outcome
     chunks: int = 0
     reason: str | None = None
+    code: SkipCode | None = None
+    elements: int | None = None
 
 
 @dataclass(frozen=True)
@@ -170,3 +237,15 @@ class IngestReport:
 
     def by_source(self) -> dict[str, SourceOutcome]:
         return {item.source: item for item in self.items}
+
+    def skipped_by_code(self, examples: int = 3) -> dict[str, dict[str, Any]]:
+        """Skips counted per reason code, with a few example sources and reasons each."""
+        grouped: dict[str, dict[str, Any]] = {}
+        for item in self.items:
+            if item.outcome is Outcome.SKIPPED:
+                code = item.code.value if item.code else SkipCode.INVALID.value
+                entry = grouped.setdefault(code, {"count": 0, "examples": []})
+                entry["count"] += 1
+                if len(entry["examples"]) < examples:
+                    entry["examples"].append(f"{item.source}: {item.reason}")
+        return grouped

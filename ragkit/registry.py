@@ -20,7 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from ragkit.records import Chunk, Document
+import numpy as np
+
+from ragkit.cleaning import DedupKeys
+from ragkit.records import Chunk, Document, element_to_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -30,8 +33,22 @@ CREATE TABLE IF NOT EXISTS documents (
     text        TEXT NOT NULL,
     metadata    TEXT NOT NULL,
     state       TEXT NOT NULL,
-    updated_at  REAL NOT NULL
+    updated_at  REAL NOT NULL,
+    text_hash   TEXT,
+    elements    TEXT NOT NULL DEFAULT '[]'
 );
+CREATE INDEX IF NOT EXISTS documents_by_text_hash ON documents(text_hash);
+CREATE TABLE IF NOT EXISTS signatures (
+    doc_id    TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
+    signature BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lsh_buckets (
+    band   INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS lsh_by_bucket ON lsh_buckets(band, bucket);
+CREATE INDEX IF NOT EXISTS lsh_by_doc ON lsh_buckets(doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     doc_id   TEXT NOT NULL REFERENCES documents(doc_id),
@@ -55,6 +72,17 @@ class DocumentRow:
     source: str
     fingerprint: str
     state: str
+
+
+@dataclass(frozen=True)
+class DocumentWrite:
+    """A document to store with its chunks, their BM25 term counts and its duplicate-detection keys."""
+
+    document: Document
+    fingerprint: str
+    chunks: Sequence[Chunk]
+    n_terms: Sequence[int]
+    keys: DedupKeys
 
 
 @dataclass(frozen=True)
@@ -85,10 +113,19 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
+
+    def _migrate(self) -> None:
+        """Bring a registry written by an earlier ragkit up to the current schema (columns added since)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if columns and "text_hash" not in columns:
+            self._db.execute("ALTER TABLE documents ADD COLUMN text_hash TEXT")
+        if columns and "elements" not in columns:
+            self._db.execute("ALTER TABLE documents ADD COLUMN elements TEXT NOT NULL DEFAULT '[]'")
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -161,6 +198,24 @@ class Registry:
         chars = self._db.execute("SELECT COALESCE(SUM(length(text)), 0) FROM documents").fetchone()[0]
         return {"documents": documents, "chunks": chunks, "unfinished_chunks": unfinished, "characters": chars}
 
+    def source_with_text_hash(self, text_hash: str, exclude_doc_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT source FROM documents WHERE text_hash = ? AND doc_id != ? AND state != ? LIMIT 1",
+            (text_hash, exclude_doc_id, DELETING),
+        ).fetchone()
+        return row[0] if row else None
+
+    def near_candidates(self, bands: Sequence[int], exclude_doc_id: str) -> list[tuple[str, np.ndarray]]:
+        """(source, MinHash signature) of documents that share at least one LSH band value."""
+        clauses = " OR ".join("(l.band = ? AND l.bucket = ?)" for _ in bands)
+        params = [value for pair in enumerate(bands) for value in pair]
+        rows = self._db.execute(
+            "SELECT DISTINCT d.source, s.signature FROM lsh_buckets l JOIN documents d ON d.doc_id = l.doc_id "
+            f"JOIN signatures s ON s.doc_id = l.doc_id WHERE ({clauses}) AND l.doc_id != ? AND d.state != ?",
+            [*params, exclude_doc_id, DELETING],
+        ).fetchall()
+        return [(source, np.frombuffer(signature, dtype=np.uint32)) for source, signature in rows]
+
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -171,7 +226,7 @@ class Registry:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    def begin_replace(self, items: Iterable[tuple[Document, str, Sequence[Chunk], Sequence[int]]]) -> set[str]:
+    def begin_replace(self, writes: Iterable[DocumentWrite]) -> set[str]:
         """Step 1 of a write: store documents with their chunks (and BM25 term counts).
 
         Chunks whose id the document already had stay ``ready`` (only their offsets move); new ones are
@@ -181,17 +236,25 @@ class Registry:
         now = time.time()
         pending: set[str] = set()
         with self._transaction() as db:
-            for document, fingerprint, chunks, n_terms in items:
+            for write in writes:
+                document, chunks = write.document, write.chunks
                 old = {row[0] for row in db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (document.id,))}
                 db.execute(
-                    "INSERT INTO documents(doc_id, source, fingerprint, text, metadata, state, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, "
-                    "text = excluded.text, metadata = excluded.metadata, state = excluded.state, "
-                    "updated_at = excluded.updated_at",
-                    (document.id, document.source, fingerprint, document.text,
-                     json.dumps(dict(document.metadata), default=str), PENDING, now),
+                    "INSERT INTO documents(doc_id, source, fingerprint, text, metadata, state, updated_at, text_hash, "
+                    "elements) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET "
+                    "fingerprint = excluded.fingerprint, text = excluded.text, metadata = excluded.metadata, "
+                    "state = excluded.state, updated_at = excluded.updated_at, text_hash = excluded.text_hash, "
+                    "elements = excluded.elements",
+                    (document.id, document.source, write.fingerprint, document.text,
+                     json.dumps(dict(document.metadata), default=str), PENDING, now, write.keys.text_hash,
+                     json.dumps([element_to_json(e) for e in document.elements], default=str)),
                 )
-                for chunk, terms in zip(chunks, n_terms):
+                db.execute("INSERT OR REPLACE INTO signatures(doc_id, signature) VALUES (?, ?)",
+                           (document.id, write.keys.signature.tobytes()))
+                db.execute("DELETE FROM lsh_buckets WHERE doc_id = ?", (document.id,))
+                db.executemany("INSERT INTO lsh_buckets(band, bucket, doc_id) VALUES (?, ?, ?)",
+                               [(band, bucket, document.id) for band, bucket in enumerate(write.keys.bands)])
+                for chunk, terms in zip(chunks, write.n_terms):
                     state = READY if chunk.id in old else PENDING
                     if state == PENDING:
                         pending.add(chunk.id)
