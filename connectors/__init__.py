@@ -1,5 +1,6 @@
-"""Connectors: where documents come from. Each yields items that ``KnowledgeBase.ingest`` accepts."""
+"""Connectors: where documents come from. Each has ``items()``, which yields what ``KnowledgeBase.ingest`` takes."""
 
-from connectors.files import FileItem, FolderScan, scan
+from connectors.files import FileConnector, FileItem
+from connectors.sniff import FileType, sniff
 
-__all__ = ["FileItem", "FolderScan", "scan"]
+__all__ = ["FileConnector", "FileItem", "FileType", "sniff"]

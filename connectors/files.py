@@ -1,26 +1,44 @@
-"""Files and folders on disk: plain text and Markdown, decoded strictly so bad bytes are reported, not guessed."""
+"""Files and folders: globs, include/exclude patterns, size caps, and a parser chosen by content type.
+
+A ``FileItem`` is fingerprinted by a hash of its bytes and parsed only when that fingerprint is new. A
+``FileConnector`` over a folder is synced: files it owns that have vanished are removed from the knowledge base.
+"""
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterator, Sequence
 
-from ragkit.errors import IngestError, SkipCode
+from connectors.documents import ParseOptions
+from connectors.sniff import FileType, sniff
+from connectors.text import parse_markdown, parse_text
+from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 
-TEXT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown", ".rst"})
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_TEXT_PARSERS = {FileType.TEXT: parse_text, FileType.CSV: parse_text, FileType.JSON: parse_text,
+                 FileType.JSONL: parse_text, FileType.MARKDOWN: parse_markdown}
+
+_UNSUPPORTED = {
+    FileType.LEGACY_OFFICE: "a legacy binary Office file (.doc/.xls/.ppt); save it as .docx/.xlsx/.pptx",
+    FileType.ZIP: "a zip archive; unpack it and ingest the folder",
+    FileType.BINARY: "a binary file of no supported type",
+}
 
 
 @dataclass(frozen=True)
 class FileItem:
-    """One file, fingerprinted by a hash of its bytes and parsed only when its fingerprint is new."""
+    """One file on disk, parsed by content type: text and Markdown natively, the rest through unstructured."""
 
     path: Path
+    max_bytes: int = DEFAULT_MAX_BYTES
+    options: ParseOptions = ParseOptions()
 
     @property
     def source(self) -> str:
@@ -28,60 +46,141 @@ class FileItem:
 
     def _read(self) -> bytes:
         try:
-            return self.path.read_bytes()
+            size = self.path.stat().st_size
+            if size > self.max_bytes:
+                raise IngestError(
+                    self.source,
+                    f"is {size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB cap; raise max_bytes to ingest it",
+                    SkipCode.TOO_LARGE,
+                )
+            with self.path.open("rb") as handle:
+                return handle.read(self.max_bytes + 1)
         except OSError as exc:
             raise IngestError(
                 self.source, f"cannot be read ({exc.strerror or exc}); check it exists and is readable", SkipCode.UNREADABLE
             ) from exc
 
     def fingerprint(self) -> str:
-        return hashlib.sha256(self._read()).hexdigest()
+        """A hash of the bytes and of the parse options (turning OCR on re-parses the file)."""
+        return hashlib.sha256(self._read() + repr(self.options).encode("utf-8")).hexdigest()
 
     def load(self) -> Document:
-        suffix = self.path.suffix.lower()
-        if suffix not in TEXT_SUFFIXES:
-            raise IngestError(
-                self.source,
-                f"unsupported file type '{suffix or '(none)'}'; readable types: {', '.join(sorted(TEXT_SUFFIXES))}",
-                SkipCode.UNSUPPORTED_TYPE,
-            )
-        text = decode_text(self.source, self._read())
-        metadata = {"file_name": self.path.name, "file_type": suffix.lstrip(".")}
-        return Document(self.source, text, metadata)
+        data = self._read()
+        kind = sniff(data[:4096], self.path.suffix, data)
+        if kind in _UNSUPPORTED:
+            raise IngestError(self.source, f"is {_UNSUPPORTED[kind]}", SkipCode.UNSUPPORTED_TYPE)
+        modified = datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+        metadata = {"file_name": self.path.name, "file_type": kind.value, "size": len(data), "modified": modified}
+        if kind in _TEXT_PARSERS:
+            return _TEXT_PARSERS[kind](self.source, data, metadata)
+        from connectors.documents import parse_document
+
+        return parse_document(self.source, data, kind, metadata, self.options)
 
 
-def decode_text(source: str, data: bytes) -> str:
-    """Decode by BOM, else strict UTF-8; an IngestError names the offending byte otherwise."""
-    if not data.strip():
-        raise IngestError(source, "is empty; there is no text to index", SkipCode.EMPTY)
-    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
-    if encoding == "utf-8" and b"\x00" in data[:8192]:
-        raise IngestError(source, "looks like a binary file (it contains NUL bytes), not text", SkipCode.BINARY)
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise IngestError(
-            source,
-            f"is not valid {encoding} text (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8",
-            SkipCode.ENCODING,
-        ) from exc
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex for a glob over '/'-separated relative paths: ``**`` spans folders, ``*`` and ``?`` do not.
+
+    A pattern without '/' matches a file name at any depth (as in .gitignore).
+    """
+    if "/" not in pattern:
+        pattern = "**/" + pattern
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and (close := pattern.find("]", i + 1)) != -1:
+            body = pattern[i + 1 : close]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = close + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _has_magic(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
 
 
 @dataclass(frozen=True)
-class FolderScan:
-    """What a path holds: the files to ingest and, for a folder, the prefix whose removed files get deleted."""
+class FileConnector:
+    """The files under ``root`` that match ``include`` and not ``exclude`` (globs relative to ``root``).
 
-    items: tuple[FileItem, ...]
-    sync_prefix: str | None
+    Hidden files and folders are skipped unless ``hidden``; symlinked folders are followed only with
+    ``follow_symlinks`` (loops are detected); files over ``max_bytes`` are reported, not read.
+    """
 
+    root: Path
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    max_bytes: int = DEFAULT_MAX_BYTES
+    options: ParseOptions = ParseOptions()
+    hidden: bool = False
+    follow_symlinks: bool = False
+    _include: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    _exclude: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
-def scan(path: str | os.PathLike[str]) -> FolderScan:
-    """The files under ``path`` (hidden files and folders skipped, symlinked folders not followed), sorted."""
-    root = Path(path).expanduser().absolute()
-    if root.is_file() or not root.exists():
-        return FolderScan((FileItem(root),), None)
-    files = []
-    for folder, subfolders, names in os.walk(root):
-        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
-        files.extend(Path(folder) / name for name in sorted(names) if not name.startswith("."))
-    return FolderScan(tuple(FileItem(file) for file in files), str(root) + os.sep)
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1:
+            raise ConfigError(f"max_bytes must be positive, got {self.max_bytes}")
+        object.__setattr__(self, "root", Path(self.root).expanduser().absolute())
+        object.__setattr__(self, "_include", tuple(glob_regex(p) for p in self.include))
+        object.__setattr__(self, "_exclude", tuple(glob_regex(p) for p in self.exclude))
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], **options: Any) -> FileConnector:
+        """A file, a folder, or a glob such as ``docs/**/*.pdf`` (split into a folder and an include pattern)."""
+        text = os.fspath(path)
+        if not _has_magic(text):
+            return cls(Path(text), **options)
+        parts = Path(text).parts
+        first_magic = next(i for i, part in enumerate(parts) if _has_magic(part))
+        root = Path(*parts[:first_magic]) if first_magic else Path(".")
+        pattern = "/".join(parts[first_magic:])
+        return cls(root, include=(pattern, *options.pop("include", ())), **options)
+
+    @property
+    def sync_prefix(self) -> str:
+        return str(self.root) + os.sep if self.root.is_dir() else str(self.root)
+
+    def owns(self, source: str) -> bool:
+        """Whether ``source`` is a file this connector would ingest if it existed."""
+        if self.root.is_file() or not self.root.is_dir():
+            return source == str(self.root)
+        if not source.startswith(self.sync_prefix):
+            return False
+        relative = source[len(self.sync_prefix) :].replace(os.sep, "/")
+        if not self.hidden and any(part.startswith(".") for part in relative.split("/")):
+            return False
+        if self._include and not any(p.match(relative) for p in self._include):
+            return False
+        return not any(p.match(relative) for p in self._exclude)
+
+    def items(self) -> Iterator[FileItem]:
+        if not self.root.is_dir():  # a single file, or a missing path that is reported as unreadable
+            yield FileItem(self.root, self.max_bytes, self.options)
+            return
+        visited: set[tuple[int, int]] = set()
+        for folder, subfolders, names in os.walk(self.root, followlinks=self.follow_symlinks):
+            if self.follow_symlinks:
+                stat = os.stat(folder)
+                if (stat.st_dev, stat.st_ino) in visited:  # a symlink loop leads back here
+                    subfolders[:] = []
+                    continue
+                visited.add((stat.st_dev, stat.st_ino))
+            subfolders[:] = sorted(name for name in subfolders if self.hidden or not name.startswith("."))
+            for name in sorted(names):
+                path = Path(folder) / name
+                if self.owns(str(path)):
+                    yield FileItem(path, self.max_bytes, self.options)

@@ -39,6 +39,12 @@ class _Sentence:
     text: str
 
 
+def _is_statement(sentence: str) -> bool:
+    """Headings and labels ("Parental leave") are not answers: keep sentences of four or more words, or that end
+    like a sentence."""
+    return len(sentence.split()) >= 4 or sentence.rstrip()[-1:] in ".!?。！？"
+
+
 class ExtractiveAnswerer:
     """Answers from the top hits without an LLM: selects sentences, cites them, or declines."""
 
@@ -64,7 +70,10 @@ class ExtractiveAnswerer:
     def answer(self, question: str, hits: Sequence[Hit]) -> Answer:
         top = list(hits[: self._evidence])
         sentences = [
-            _Sentence(hit, hit.start + a, hit.start + b, hit.text[a:b]) for hit in top for a, b in split_sentences(hit.text)
+            _Sentence(hit, hit.start + a, hit.start + b, hit.text[a:b])
+            for hit in top
+            for a, b in split_sentences(hit.text)
+            if _is_statement(hit.text[a:b])
         ]
         if not sentences:
             return self._decline(question, top, 0.0)

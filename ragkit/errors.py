@@ -67,6 +67,8 @@ class SkipCode(str, Enum):
     ENCODING = "encoding"
     PARSE_ERROR = "parse_error"
     ENCRYPTED = "encrypted"
+    NEEDS_OCR = "needs_ocr"
+    MISSING_DEPENDENCY = "missing_dependency"
     LOW_INFORMATION = "low_information"
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"

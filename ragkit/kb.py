@@ -16,12 +16,22 @@ from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
-from ragkit.records import Answer, Chunk, Document, IngestReport, Outcome, SourceItem, SourceOutcome
-from ragkit.registry import DocumentWrite, Registry
+from ragkit.records import (
+    Answer,
+    Chunk,
+    Connector,
+    Document,
+    IngestReport,
+    Outcome,
+    SourceItem,
+    SourceOutcome,
+    SyncedConnector,
+)
+from ragkit.registry import DocumentRow, DocumentWrite, Registry
 from ragkit.retrieve import Retriever, SearchMode, SearchResult
 from ragkit.sparse import BM25Encoder, TermCounts
 
-Ingestible = Union[str, os.PathLike, SourceItem]
+Ingestible = Union[str, os.PathLike, SourceItem, Connector]
 
 _AVG_LEN_KEY = "bm25_avg_len"
 
@@ -134,17 +144,18 @@ class KnowledgeBase:
     # -- writing -------------------------------------------------------------------------------------------
 
     def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64) -> IngestReport:
-        """Add or update files, folders, ``Document`` records or other source items; report what happened to each.
+        """Add or update files, folders, globs, ``Document`` records, source items or connectors; report each source.
 
-        Unchanged sources (same fingerprint) are neither parsed nor embedded. Ingesting a folder also removes
-        documents of files that have disappeared from it. Bad inputs are reported as skipped; the rest goes on.
+        Unchanged sources (same fingerprint) are neither parsed nor embedded. Ingesting a folder (or another synced
+        connector) also removes documents whose files have disappeared from it. Bad inputs are reported as skipped
+        with a reason; the rest goes on.
         """
         self._check_open()
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         started = time.perf_counter()
         self._finish_pending_work()
-        items, removed_prefixes = _expand(inputs)
+        items, synced = _expand(inputs)
         report: list[SourceOutcome] = []
         embedded = 0
         seen: dict[str, None] = {}  # sources in input order
@@ -172,8 +183,11 @@ class KnowledgeBase:
             embedded += self._write(batch, report)
         order = {source: position for position, source in enumerate(seen)}
         report.sort(key=lambda item: order[item.source])  # one line per source, in input order
-        for prefix in removed_prefixes:
-            gone = [row for row in self._registry.documents_under(prefix) if row.source not in seen]
+        for connector in synced:
+            gone = [
+                row for row in self._registry.documents_under(connector.sync_prefix)
+                if row.source not in seen and connector.owns(row.source)
+            ]
             self._delete_documents([row.doc_id for row in gone])
             report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
         return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
@@ -182,8 +196,7 @@ class KnowledgeBase:
         """Remove a document by its source (path, URL…) or document id; False if there was no such document."""
         self._check_open()
         self._finish_pending_work()
-        key = str(source_or_doc_id)
-        row = self._registry.find(key) or self._registry.find(str(Path(key).expanduser().absolute()))
+        row = self._find(source_or_doc_id)
         if row is None:
             return False
         self._delete_documents([row.doc_id])
@@ -276,6 +289,17 @@ class KnowledgeBase:
         self._check_open()
         return self._answerer.answer(question, self._retriever.search(question, k, mode).hits)
 
+    def document(self, source_or_doc_id: str | os.PathLike[str]) -> Document | None:
+        """A stored document as parsed and cleaned: the text that hit and citation offsets point into."""
+        self._check_open()
+        row = self._find(source_or_doc_id)
+        return self._registry.load_document(row.doc_id) if row else None
+
+    def _find(self, source_or_doc_id: str | os.PathLike[str]) -> DocumentRow | None:
+        """A document by source, document id, or a relative path to a file."""
+        key = str(source_or_doc_id)
+        return self._registry.find(key) or self._registry.find(str(Path(key).expanduser().absolute()))
+
     def stats(self) -> dict[str, Any]:
         self._check_open()
         return {"path": str(self.path), "embedder": self.config.embedder, "index": self.config.index.kind.value,
@@ -322,22 +346,23 @@ def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorInde
     return QdrantIndex(client, settings.collection, dimension)
 
 
-def _expand(inputs: Ingestible | Iterable[Ingestible]) -> tuple[list[SourceItem], list[str]]:
-    """Source items for the inputs, and the folder prefixes whose vanished files should be removed."""
-    from connectors.files import scan
+def _expand(inputs: Ingestible | Iterable[Ingestible]) -> tuple[list[SourceItem], list[SyncedConnector]]:
+    """The source items of the inputs, and the connectors whose vanished sources should be removed."""
+    from connectors.files import FileConnector
 
-    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "fingerprint"):
+    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "fingerprint") or hasattr(inputs, "items"):
         inputs = [inputs]  # type: ignore[list-item]
     items: list[SourceItem] = []
-    prefixes: list[str] = []
+    synced: list[SyncedConnector] = []
     for entry in inputs:  # type: ignore[union-attr]
         if isinstance(entry, (str, os.PathLike)):
-            found = scan(entry)
-            items.extend(found.items)
-            if found.sync_prefix:
-                prefixes.append(found.sync_prefix)
+            entry = FileConnector.from_path(entry)
+        if hasattr(entry, "items"):
+            items.extend(entry.items())
+            if hasattr(entry, "sync_prefix") and hasattr(entry, "owns"):
+                synced.append(entry)
         elif hasattr(entry, "fingerprint") and hasattr(entry, "load"):
             items.append(entry)
         else:
-            raise ConfigError(f"cannot ingest {entry!r}: pass a path, a ragkit.Document or a source item")
-    return items, prefixes
+            raise ConfigError(f"cannot ingest {entry!r}: pass a path, a ragkit.Document, a source item or a connector")
+    return items, synced

@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ragkit.errors import SkipCode
 
@@ -133,6 +133,25 @@ class SourceItem(Protocol):
     def fingerprint(self) -> str: ...
 
     def load(self) -> Document: ...
+
+
+class Connector(Protocol):
+    """A source of items to ingest: files, records, web pages, rows, another framework's documents."""
+
+    def items(self) -> Iterable[SourceItem]: ...
+
+
+class SyncedConnector(Connector, Protocol):
+    """A connector that knows every source it is responsible for, so ingest can remove the ones that vanished.
+
+    Documents whose source starts with ``sync_prefix``, that the connector ``owns`` and that it did not yield
+    are deleted from the knowledge base.
+    """
+
+    @property
+    def sync_prefix(self) -> str: ...
+
+    def owns(self, source: str) -> bool: ...
 
 
 @dataclass(frozen=True)

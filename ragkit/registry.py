@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ragkit.cleaning import DedupKeys
-from ragkit.records import Chunk, Document, element_to_json
+from ragkit.records import Chunk, Document, element_from_json, element_to_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -144,6 +144,15 @@ class Registry:
             (source_or_doc_id, source_or_doc_id),
         ).fetchone()
         return DocumentRow(*row) if row else None
+
+    def load_document(self, doc_id: str) -> Document | None:
+        row = self._db.execute(
+            "SELECT source, text, metadata, elements FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        source, text, metadata, elements = row
+        return Document(source, text, json.loads(metadata), tuple(element_from_json(e) for e in json.loads(elements)))
 
     def documents_under(self, prefix: str) -> list[DocumentRow]:
         """Documents whose source starts with ``prefix`` (a folder path ending in a separator)."""

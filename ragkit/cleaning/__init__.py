@@ -13,7 +13,7 @@ import numpy as np
 
 from ragkit.cleaning import minhash
 from ragkit.cleaning.normalize import normalize_text
-from ragkit.cleaning.quality import low_information_reason
+from ragkit.cleaning.quality import is_spaced_out, low_information_reason
 from ragkit.errors import ConfigError, IngestError
 from ragkit.records import Document, ElementKind, SkipCode, stable_hash
 
@@ -22,13 +22,19 @@ __all__ = ["CleaningConfig", "Cleaner", "DedupKeys", "DuplicateFinder", "Duplica
 
 @dataclass(frozen=True)
 class CleaningConfig:
-    """What the cleaning stage does; ``enabled=False`` turns all of it off."""
+    """What the cleaning stage does; ``enabled=False`` turns all of it off.
+
+    ``drop_headers_footers`` and ``drop_spaced_out`` remove page furniture and letter-spaced margin stamps from
+    parsed documents; the thresholds belong to the low-information filter (``quality.py``) and near-duplicate
+    detection (``minhash.py``: word shingles, MinHash permutations, LSH bands).
+    """
 
     enabled: bool = True
     fix_mojibake: bool = True
     strip_markup: bool = True
     unicode_form: str | None = "NFC"
     drop_headers_footers: bool = True
+    drop_spaced_out: bool = True
     min_chars: int = 10
     max_duplicate_line_fraction: float = 0.7
     min_word_entropy: float = 2.0
@@ -58,8 +64,11 @@ class Cleaner:
     def __init__(self, config: CleaningConfig) -> None:
         self.config = config
 
-    def _normalize(self, text: str) -> str:
+    def _normalize(self, text: str, kind: ElementKind = ElementKind.TEXT) -> str:
         c = self.config
+        if kind is ElementKind.CODE:  # markup and indentation in code are content
+            return normalize_text(text, mojibake=c.fix_mojibake, markup=False, unicode_form=c.unicode_form,
+                                  whitespace=False).strip("\n")
         return normalize_text(text, mojibake=c.fix_mojibake, markup=c.strip_markup, unicode_form=c.unicode_form)
 
     def clean(self, document: Document) -> Document:
@@ -68,11 +77,14 @@ class Cleaner:
         if document.elements:
             furniture = {ElementKind.HEADER, ElementKind.FOOTER} if self.config.drop_headers_footers else set()
             parts = [
-                (self._normalize(document.text[e.start : e.end]), e.kind,
+                (self._normalize(document.text[e.start : e.end], e.kind), e.kind,
                  {**e.metadata, "page": e.page, "depth": e.depth})
                 for e in document.elements
                 if e.kind not in furniture
             ]
+            if self.config.drop_spaced_out:
+                prose = (ElementKind.TITLE, ElementKind.TEXT)
+                parts = [part for part in parts if not (part[1] in prose and is_spaced_out(part[0]))]
             cleaned = Document.from_elements(document.source, parts, document.metadata)
         else:
             cleaned = replace(document, text=self._normalize(document.text))

@@ -59,3 +59,13 @@ def low_information_reason(
     if len(stripped) >= 50 and (alnum := alphanumeric_fraction(stripped)) < min_alphanumeric_fraction:
         return f"only {alnum:.0%} of its characters are letters or digits (minimum {min_alphanumeric_fraction:.0%})"
     return None
+
+
+def is_spaced_out(text: str) -> bool:
+    """Text set letter by letter ("n u J", "2 v 8 4 3 5 1 . 3 0"): how a PDF's vertical margin stamp extracts.
+
+    At least three tokens, four in five of them single non-CJK characters.
+    """
+    tokens = text.split()
+    singles = sum(1 for token in tokens if len(token) == 1 and not "\u2e80" <= token <= "\u9fff")
+    return len(tokens) >= 3 and singles >= 0.8 * len(tokens)
