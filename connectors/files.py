@@ -26,9 +26,10 @@ _TEXT_PARSERS = {FileType.TEXT: parse_text, FileType.CSV: parse_text, FileType.J
                  FileType.JSONL: parse_text, FileType.MARKDOWN: parse_markdown}
 
 _UNSUPPORTED = {
-    FileType.LEGACY_OFFICE: "a legacy binary Office file (.doc/.xls/.ppt); save it as .docx/.xlsx/.pptx",
-    FileType.ZIP: "a zip archive; unpack it and ingest the folder",
-    FileType.BINARY: "a binary file of no supported type",
+    FileType.LEGACY_OFFICE: (SkipCode.UNSUPPORTED_TYPE,
+                             "a legacy binary Office file (.doc/.xls/.ppt); save it as .docx/.xlsx/.pptx"),
+    FileType.ZIP: (SkipCode.UNSUPPORTED_TYPE, "a zip archive; unpack it and ingest the folder"),
+    FileType.BINARY: (SkipCode.BINARY, "a binary file of no supported type (it contains NUL bytes)"),
 }
 
 
@@ -50,7 +51,7 @@ class FileItem:
             if size > self.max_bytes:
                 raise IngestError(
                     self.source,
-                    f"is {size / 2**20:.1f} MiB, over the {self.max_bytes / 2**20:.0f} MiB cap; raise max_bytes to ingest it",
+                    f"is {_human(size)}, over the {_human(self.max_bytes)} size cap; raise max_bytes to ingest it",
                     SkipCode.TOO_LARGE,
                 )
             with self.path.open("rb") as handle:
@@ -68,7 +69,8 @@ class FileItem:
         data = self._read()
         kind = sniff(data[:4096], self.path.suffix, data)
         if kind in _UNSUPPORTED:
-            raise IngestError(self.source, f"is {_UNSUPPORTED[kind]}", SkipCode.UNSUPPORTED_TYPE)
+            code, reason = _UNSUPPORTED[kind]
+            raise IngestError(self.source, f"is {reason}", code)
         modified = datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
         metadata = {"file_name": self.path.name, "file_type": kind.value, "size": len(data), "modified": modified}
         if kind in _TEXT_PARSERS:
@@ -76,6 +78,14 @@ class FileItem:
         from connectors.documents import parse_document
 
         return parse_document(self.source, data, kind, metadata, self.options)
+
+
+def _human(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB"):
+        if size < 1024 or unit == "MiB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
