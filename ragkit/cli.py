@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any, Callable, Sequence
 
 from ragkit.config import IndexKind, IndexSettings, KBConfig, parse_enum
-from ragkit.errors import RagkitError
+from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, IngestReport
 from ragkit.retrieve import SearchMode, SearchResult
@@ -48,8 +48,20 @@ def _open(args: argparse.Namespace) -> KnowledgeBase:
 
 
 def _ingest(args: argparse.Namespace) -> IngestReport:
+    from connectors import FileConnector, ParseOptions, WebConnector
+
+    options = ParseOptions(ocr=args.ocr)
+    sources: list = [
+        FileConnector.from_path(path, include=tuple(args.include), exclude=tuple(args.exclude),
+                                max_bytes=int(args.max_mb * 2**20), options=options)
+        for path in args.paths
+    ]
+    if args.url or args.sitemap:
+        sources.append(WebConnector(urls=tuple(args.url), sitemaps=tuple(args.sitemap), options=options))
+    if not sources:
+        raise ConfigError("nothing to ingest: give paths, --url or --sitemap")
     with _open(args) as kb:
-        return kb.ingest(args.paths)
+        return kb.ingest(sources)
 
 
 def _search(args: argparse.Namespace) -> SearchResult:
@@ -85,16 +97,43 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep)
 
 
+def _eval_dedup(args: argparse.Namespace) -> dict:
+    from ragkit.cleaning import CleaningConfig
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.dedup import evaluate_dedup
+
+    corpus = list(load_beir(args.beir, args.split).corpus.values())
+    config = CleaningConfig(near_duplicate_threshold=args.threshold) if args.threshold else CleaningConfig()
+    return evaluate_dedup(corpus, fraction=args.fraction, seed=args.seed, config=config)
+
+
+def _eval_ingest(args: argparse.Namespace) -> dict:
+    from connectors import FileConnector
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.ingest import profile_ingest
+
+    if bool(args.path) == bool(args.beir):
+        raise ConfigError("give either --path (files) or --beir (a BEIR corpus)")
+    items = list(FileConnector.from_path(args.path).items()) if args.path else \
+        list(load_beir(args.beir, args.split).corpus.values())
+    return {"input": args.path or args.beir, **profile_ingest(items, embed_sample=args.embed_sample)}
+
+
 # -- rendering -----------------------------------------------------------------------------------------------
 
 
 def _render_report(report: IngestReport) -> str:
     lines = []
     for item in report.items:
-        detail = f"{item.chunks} chunks" if item.reason is None else item.reason
+        if item.reason is not None:
+            detail = f"{item.code.value if item.code else 'skipped'}: {item.reason}"
+        else:
+            detail = f"{item.chunks} chunks" + (f", {item.elements} elements" if item.elements else "")
         lines.append(f"{item.outcome.value:<9} {item.source}  ({detail})")
     counts = ", ".join(f"{n} {name}" for name, n in report.counts().items() if n)
     lines.append(f"{counts or 'nothing to do'}; {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s")
+    for code, entry in report.skipped_by_code().items():
+        lines.append(f"  skipped as {code}: {entry['count']}, e.g. {entry['examples'][0]}")
     return "\n".join(lines)
 
 
@@ -133,7 +172,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, SearchResult):
         return {"query": value.query, "hits": _plain(list(value.hits)), "timings_ms": dict(value.timings_ms)}
     if isinstance(value, IngestReport):
-        return {"counts": value.counts(), **_plain(asdict(value))}
+        return {"counts": value.counts(), "skipped_by_code": value.skipped_by_code(), **_plain(asdict(value))}
     if is_dataclass(value) and not isinstance(value, type):
         return _plain(asdict(value))
     if isinstance(value, Enum):
@@ -170,7 +209,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     ingest = _command(sub, "ingest", "add or update files and folders", _ingest, _render_report)
-    ingest.add_argument("paths", nargs="+", help="files or folders (a folder is synced: vanished files are removed)")
+    ingest.add_argument("paths", nargs="*", help="files, folders or globs (a folder is synced: vanished files are removed)")
+    ingest.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (repeatable)")
+    ingest.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching (repeatable)")
+    ingest.add_argument("--max-mb", type=float, default=64.0, help="skip files larger than this (default 64)")
+    ingest.add_argument("--ocr", action="store_true", help="OCR PDFs that have no text layer (needs tesseract)")
+    ingest.add_argument("--url", action="append", default=[], help="a web page to ingest (repeatable)")
+    ingest.add_argument("--sitemap", action="append", default=[], help="a sitemap whose pages to ingest (repeatable)")
     ingest.add_argument("--qdrant-url", help="when creating: keep vectors on this Qdrant server instead of in --kb")
     ingest.add_argument("--collection", default="ragkit", help="Qdrant collection name (with --qdrant-url)")
 
@@ -196,4 +241,19 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--split", default="test")
     _mode_argument(retrieval, "comma-separated modes, each evaluated on one build")
     retrieval.add_argument("--keep", help="build the knowledge base in this folder and keep it (reused if present)")
+
+    dedup = _command(evaluate, "dedup", "near-duplicate removal on injected near-copies of a BEIR corpus",
+                     _eval_dedup, _render_mapping, kb=False)
+    dedup.add_argument("--beir", required=True)
+    dedup.add_argument("--split", default="test")
+    dedup.add_argument("--fraction", type=float, default=0.1, help="share of documents copied with an edit")
+    dedup.add_argument("--seed", type=int, default=0)
+    dedup.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default: the config's)")
+
+    ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
+                              _eval_ingest, _render_mapping, kb=False)
+    ingest_profile.add_argument("--path", help="files, folder or glob to profile")
+    ingest_profile.add_argument("--beir", help="or a BEIR folder whose corpus to profile")
+    ingest_profile.add_argument("--split", default="test")
+    ingest_profile.add_argument("--embed-sample", type=int, default=256, help="chunks embedded to measure the rate")
     return parser

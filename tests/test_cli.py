@@ -96,3 +96,28 @@ def test_help(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 0
+
+
+def test_eval_dedup_and_ingest_profile(tmp_path, capsys, datasets_dir):
+    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=12, distractors=200)
+    dedup = _run(capsys, "eval", "dedup", "--beir", str(beir), "--fraction", "0.25", "--json")
+    assert dedup["copies"] == dedup["originals"] // 4 and dedup["recall"] >= 0.9 and dedup["originals_removed"] == 0
+    assert set(dedup["recall_by_edit"]) <= {"substitute_3pct_words", "typos_3pct_words", "drop_one_sentence",
+                                            "add_boilerplate", "reflow_and_case"}
+    docs = write_corpus(tmp_path / "docs")
+    profile = _run(capsys, "eval", "ingest", "--path", str(docs), "--embed-sample", "4", "--json")
+    assert profile["documents"] == 4 and profile["chunks"] == 4 and profile["embed_chunks_per_s"] > 0
+    assert set(profile["seconds"]) == {"read", "parse", "clean", "dedup_keys", "chunk", "bm25_terms",
+                                       "embed (estimated)"}
+    assert main(["eval", "ingest", "--json"]) == 1
+    assert "either --path" in capsys.readouterr().out
+
+
+def test_ingest_options_and_skip_summary(tmp_path, capsys):
+    docs = write_corpus(tmp_path / "docs")
+    (docs / "empty.txt").write_text("")
+    assert main(["ingest", str(docs), "--kb", str(tmp_path / "kb"), "--exclude", "security.txt"]) == 0
+    out = capsys.readouterr().out
+    assert "security.txt" not in out, out
+    assert "3 added, 1 skipped" in out, out
+    assert "skipped as empty: 1, e.g." in out

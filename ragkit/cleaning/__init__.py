@@ -41,7 +41,7 @@ class CleaningConfig:
     min_alphanumeric_fraction: float = 0.25
     exact_duplicates: bool = True
     near_duplicates: bool = True
-    near_duplicate_threshold: float = 0.8
+    near_duplicate_threshold: float = 0.75
     shingle_size: int = 3
     num_perm: int = 128
     bands: int = 32
