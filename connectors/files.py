@@ -138,6 +138,7 @@ class FileConnector:
     options: ParseOptions = ParseOptions()
     hidden: bool = False
     follow_symlinks: bool = False
+    chunker: str | None = None
     _include: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     _exclude: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 

@@ -33,6 +33,7 @@ class LlamaIndexConnector:
     documents: Iterable[Any] | None = None
     reader: Any = None
     load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    chunker: str | None = None
 
     def _load(self) -> list[Any]:
         if self.reader is not None:

@@ -68,6 +68,7 @@ class RecordsConnector:
     id_field: str | None = None
     metadata_fields: Sequence[str] = ()
     format: str | None = None
+    chunker: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).expanduser().absolute())

@@ -25,6 +25,7 @@ class SQLConnector:
     metadata_columns: Sequence[str] = ()
     name: str = "sql"
     params: Mapping[str, Any] = field(default_factory=dict)
+    chunker: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.text_columns, str):

@@ -113,6 +113,7 @@ class WebConnector:
     max_pages: int = 10_000
     fetcher: Fetcher = field(default_factory=Fetcher)
     options: ParseOptions = ParseOptions()
+    chunker: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.urls, str) or isinstance(self.sitemaps, str):

@@ -10,6 +10,7 @@ from dataclasses import asdict, is_dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
+from ragkit.chunkers import ChunkerKind
 from ragkit.config import IndexKind, IndexSettings, KBConfig, parse_enum
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
@@ -53,11 +54,12 @@ def _ingest(args: argparse.Namespace) -> IngestReport:
     options = ParseOptions(ocr=args.ocr)
     sources: list = [
         FileConnector.from_path(path, include=tuple(args.include), exclude=tuple(args.exclude),
-                                max_bytes=int(args.max_mb * 2**20), options=options)
+                                max_bytes=int(args.max_mb * 2**20), options=options, chunker=args.chunker)
         for path in args.paths
     ]
     if args.url or args.sitemap:
-        sources.append(WebConnector(urls=tuple(args.url), sitemaps=tuple(args.sitemap), options=options))
+        sources.append(WebConnector(urls=tuple(args.url), sitemaps=tuple(args.sitemap), options=options,
+                                    chunker=args.chunker))
     if not sources:
         raise ConfigError("nothing to ingest: give paths, --url or --sitemap")
     with _open(args) as kb:
@@ -93,8 +95,9 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     from ragkit.eval.retrieval import evaluate_retrieval
 
     modes = [parse_enum(SearchMode, mode.strip(), "search mode") for mode in args.mode.split(",")]
+    config = KBConfig(chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=min(32, args.chunk_size // 4))
     dataset = load_beir(args.beir, args.split)
-    return evaluate_retrieval(dataset, modes, kb_dir=args.keep)
+    return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config)
 
 
 def _eval_dedup(args: argparse.Namespace) -> dict:
@@ -105,6 +108,15 @@ def _eval_dedup(args: argparse.Namespace) -> dict:
     corpus = list(load_beir(args.beir, args.split).corpus.values())
     config = CleaningConfig(near_duplicate_threshold=args.threshold) if args.threshold else CleaningConfig()
     return evaluate_dedup(corpus, fraction=args.fraction, seed=args.seed, config=config)
+
+
+def _eval_chunking(args: argparse.Namespace) -> list[dict]:
+    from ragkit.eval.chunking import evaluate_chunking, load_squad
+
+    documents, questions = load_squad(args.squad)
+    specs = [spec.strip() for spec in args.chunkers.split(",") if spec.strip()]
+    mode = parse_enum(SearchMode, args.mode, "search mode")
+    return [{"dataset": args.squad, **row} for row in evaluate_chunking(documents, questions, specs, mode=mode)]
 
 
 def _eval_ingest(args: argparse.Namespace) -> dict:
@@ -150,6 +162,10 @@ def _render_answer(answer: Answer) -> str:
     lines = [f"[{answer.status.value}, confidence {answer.confidence:.2f}] {answer.text}"]
     lines.extend(f"  [{c.number}] {c.source} [{c.start}:{c.end}]" for c in answer.citations)
     return "\n".join(lines)
+
+
+def _render_rows(rows: list[dict]) -> str:
+    return "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
 
 
 def _render_mapping(data: dict[str, Any]) -> str:
@@ -216,6 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--ocr", action="store_true", help="OCR PDFs that have no text layer (needs tesseract)")
     ingest.add_argument("--url", action="append", default=[], help="a web page to ingest (repeatable)")
     ingest.add_argument("--sitemap", action="append", default=[], help="a sitemap whose pages to ingest (repeatable)")
+    ingest.add_argument("--chunker", choices=[k.value for k in ChunkerKind],
+                        help="chunk these sources with this chunker instead of the knowledge base's default")
     ingest.add_argument("--qdrant-url", help="when creating: keep vectors on this Qdrant server instead of in --kb")
     ingest.add_argument("--collection", default="ragkit", help="Qdrant collection name (with --qdrant-url)")
 
@@ -241,6 +259,15 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--split", default="test")
     _mode_argument(retrieval, "comma-separated modes, each evaluated on one build")
     retrieval.add_argument("--keep", help="build the knowledge base in this folder and keep it (reused if present)")
+    retrieval.add_argument("--chunker", default=ChunkerKind.FIXED.value, choices=[k.value for k in ChunkerKind])
+    retrieval.add_argument("--chunk-size", type=int, default=250, help="maximum tokens per chunk (default 250)")
+
+    chunking = _command(evaluate, "chunking", "answer recall of each chunker on long SQuAD-format documents",
+                        _eval_chunking, _render_rows, kb=False)
+    chunking.add_argument("--squad", required=True, help="a SQuAD-format JSON file; each article becomes one document")
+    chunking.add_argument("--chunkers", default="fixed:128,fixed:250,fixed:512,semantic,hybrid",
+                          help="comma-separated NAME[:MAX_TOKENS] (default: %(default)s)")
+    _mode_argument(chunking)
 
     dedup = _command(evaluate, "dedup", "near-duplicate removal on injected near-copies of a BEIR corpus",
                      _eval_dedup, _render_mapping, kb=False)

@@ -9,6 +9,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ragkit.chunkers.base import ChunkerKind
 from ragkit.cleaning import CleaningConfig
 from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
@@ -63,8 +64,12 @@ class KBConfig:
     """Everything that decides how content is cut, embedded and scored."""
 
     embedder: str = DEFAULT_EMBEDDER
+    chunker: ChunkerKind = ChunkerKind.FIXED
     chunk_size: int = 250
     chunk_overlap: int = 32
+    chunk_min_size: int = 32
+    semantic_percentile: float = 90.0
+    embed_headings: bool = True
     bm25_language: str = "english"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
@@ -72,6 +77,7 @@ class KBConfig:
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "chunker", parse_enum(ChunkerKind, self.chunker, "chunker"))
         if isinstance(self.index, dict):
             object.__setattr__(self, "index", IndexSettings(**self.index))
         if isinstance(self.cleaning, dict):
@@ -80,10 +86,13 @@ class KBConfig:
             raise ConfigError(f"chunk_size must be at least 1 token, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
+        if not 1 <= self.chunk_min_size <= self.chunk_size:
+            raise ConfigError(f"chunk_min_size must be in [1, chunk_size], got {self.chunk_min_size}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["index"]["kind"] = self.index.kind.value
+        data["chunker"] = self.chunker.value
         return {"format_version": FORMAT_VERSION, **data}
 
     @classmethod
@@ -123,8 +132,8 @@ def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
     if requested is None or requested == stored:
         return stored
     differing = [
-        name for name in ("embedder", "chunk_size", "chunk_overlap", "bm25_language", "bm25_k1", "bm25_b", "index",
-                          "cleaning")
+        name for name in ("embedder", "chunker", "chunk_size", "chunk_overlap", "chunk_min_size", "semantic_percentile",
+                          "embed_headings", "bm25_language", "bm25_k1", "bm25_b", "index", "cleaning")
         if getattr(stored, name) != getattr(requested, name)
     ]
     raise IncompatibleKnowledgeBase(

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
 
 from ragkit.answer import ExtractiveAnswerer
-from ragkit.chunkers import Chunker, FixedChunker
-from ragkit.config import IndexKind, KBConfig, load_config, reconcile, save_config
+from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
+from ragkit.config import IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
 from ragkit.embed import Embedder, SentenceTransformerEmbedder
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
@@ -69,6 +69,7 @@ class KnowledgeBase:
         self._index = index
         self._embedder = embedder
         self._chunker = chunker
+        self._other_chunkers: dict[ChunkerKind, Chunker] = {}
         self._encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b)
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
@@ -110,7 +111,7 @@ class KnowledgeBase:
                     f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
                     f"('{config.embedder}'); pass that model or build a new knowledge base"
                 )
-            chunker = _default_chunker(embedder, config)
+            chunker = build_chunker(embedder, config)
             if stored is None:
                 save_config(directory, config)  # only once the settings have proved usable
             index = index or _open_index(directory, config, embedder.dimension)
@@ -160,7 +161,7 @@ class KnowledgeBase:
         embedded = 0
         seen: dict[str, None] = {}  # sources in input order
         batch: list[_Prepared] = []
-        for item in items:
+        for item, chunker in items:
             if item.source in seen:
                 continue
             seen[item.source] = None
@@ -172,7 +173,7 @@ class KnowledgeBase:
                     report.append(SourceOutcome(item.source, Outcome.UNCHANGED, chunks))
                     continue
                 outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
-                batch.append(self._prepare(item, fingerprint, outcome))
+                batch.append(self._prepare(item, fingerprint, outcome, chunker))
             except IngestError as exc:
                 report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
                 continue
@@ -202,7 +203,7 @@ class KnowledgeBase:
         self._delete_documents([row.doc_id])
         return True
 
-    def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome) -> _Prepared:
+    def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome, chunker: ChunkerKind | None) -> _Prepared:
         """Load, clean, check for duplicates, chunk and count terms: everything short of embedding and storing."""
         document = item.load()
         if document.source != item.source:
@@ -214,12 +215,20 @@ class KnowledgeBase:
         document = self._cleaner.clean(document)
         keys = self._duplicates.keys(document)
         self._duplicates.check(document, keys)
-        chunks = self._chunker.chunk(document)
+        chunks = self._chunker_for(chunker).chunk(document)
         if not chunks:
             raise IngestError(item.source, "has no text to index after parsing", SkipCode.EMPTY)
-        terms = [self._encoder.term_counts(chunk.text) for chunk in chunks]
+        terms = [self._encoder.term_counts(chunk.embed_text) for chunk in chunks]
         self._duplicates.remember(document, keys)
         return _Prepared(DocumentWrite(document, fingerprint, chunks, [t.length for t in terms], keys), terms, outcome)
+
+    def _chunker_for(self, kind: ChunkerKind | None) -> Chunker:
+        """The knowledge base's chunker, or the one a connector asked for (built once)."""
+        if kind is None or kind is self.config.chunker:
+            return self._chunker
+        if kind not in self._other_chunkers:
+            self._other_chunkers[kind] = build_chunker(self._embedder, self.config, kind)
+        return self._other_chunkers[kind]
 
     def _avg_len(self, sample: Sequence[TermCounts]) -> float:
         """BM25's average chunk length, fixed by the first batch so all stored weights stay comparable."""
@@ -251,7 +260,7 @@ class KnowledgeBase:
 
     def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, str]], avg_len: float) -> None:
         """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, source)."""
-        vectors = self._embedder.embed_documents([chunk.text for chunk, _, _ in chunks])
+        vectors = self._embedder.embed_documents([chunk.embed_text for chunk, _, _ in chunks])
         points = [
             IndexPoint(chunk.id, vector, self._encoder.encode_document(terms, avg_len), {"doc_id": chunk.doc_id, "source": source})
             for (chunk, terms, source), vector in zip(chunks, vectors)
@@ -274,7 +283,9 @@ class KnowledgeBase:
         if not work:
             return
         avg_len = float(self._registry.get_meta(_AVG_LEN_KEY) or 1.0)
-        self._index_chunks([(s.chunk, self._encoder.term_counts(s.chunk.text), s.source) for s in work.to_index], avg_len)
+        self._index_chunks(
+            [(s.chunk, self._encoder.term_counts(s.chunk.embed_text), s.source) for s in work.to_index], avg_len
+        )
         self._apply_deletions()
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -317,17 +328,19 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"knowledge base {self.path} is closed; open it again with KnowledgeBase.open")
 
 
-def _default_chunker(embedder: Embedder, config: KBConfig) -> Chunker:
-    token_spans = getattr(embedder, "token_spans", None)
+def build_chunker(embedder: Embedder, config: KBConfig, kind: ChunkerKind | None = None) -> Chunker:
+    """The configured chunker (or ``kind``), checked against the longest input the embedder reads."""
     max_tokens = getattr(embedder, "max_tokens", None)
-    if token_spans is None:
+    if getattr(embedder, "token_spans", None) is None:
         raise ConfigError(f"embedder {embedder.name} exposes no token_spans(); chunking needs the model's tokenizer")
     if max_tokens is not None and config.chunk_size > max_tokens:
         raise ConfigError(
             f"chunk_size {config.chunk_size} exceeds the {max_tokens} tokens that {embedder.name} reads; the rest of "
             f"each chunk would be silently cut off. Use chunk_size <= {max_tokens}."
         )
-    return FixedChunker(token_spans, size=config.chunk_size, overlap=config.chunk_overlap)
+    return make_chunker(kind or config.chunker, embedder, size=config.chunk_size, overlap=config.chunk_overlap,
+                        min_size=config.chunk_min_size, percentile=config.semantic_percentile,
+                        embed_headings=config.embed_headings)
 
 
 def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorIndex:
@@ -346,23 +359,28 @@ def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorInde
     return QdrantIndex(client, settings.collection, dimension)
 
 
-def _expand(inputs: Ingestible | Iterable[Ingestible]) -> tuple[list[SourceItem], list[SyncedConnector]]:
-    """The source items of the inputs, and the connectors whose vanished sources should be removed."""
+def _expand(
+    inputs: Ingestible | Iterable[Ingestible],
+) -> tuple[list[tuple[SourceItem, ChunkerKind | None]], list[SyncedConnector]]:
+    """The source items of the inputs (each with the chunker its connector asks for, if any), and the connectors
+    whose vanished sources should be removed."""
     from connectors.files import FileConnector
 
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "fingerprint") or hasattr(inputs, "items"):
         inputs = [inputs]  # type: ignore[list-item]
-    items: list[SourceItem] = []
+    items: list[tuple[SourceItem, ChunkerKind | None]] = []
     synced: list[SyncedConnector] = []
     for entry in inputs:  # type: ignore[union-attr]
         if isinstance(entry, (str, os.PathLike)):
             entry = FileConnector.from_path(entry)
         if hasattr(entry, "items"):
-            items.extend(entry.items())
+            chunker = getattr(entry, "chunker", None)
+            kind = parse_enum(ChunkerKind, chunker, "chunker") if chunker is not None else None
+            items.extend((item, kind) for item in entry.items())
             if hasattr(entry, "sync_prefix") and hasattr(entry, "owns"):
                 synced.append(entry)
         elif hasattr(entry, "fingerprint") and hasattr(entry, "load"):
-            items.append(entry)
+            items.append((entry, None))
         else:
             raise ConfigError(f"cannot ingest {entry!r}: pass a path, a ragkit.Document, a source item or a connector")
     return items, synced

@@ -27,13 +27,14 @@ def doc_id_for(source: str) -> str:
     return stable_hash("doc", source)[:32]
 
 
-def chunk_id_for(doc_id: str, text: str, occurrence: int) -> str:
+def chunk_id_for(doc_id: str, text: str, occurrence: int, context: str = "") -> str:
     """A chunk's id, a UUID string as Qdrant requires.
 
-    It depends on the chunk's text and how many identical chunks precede it in the document, not on its offset,
-    so an edit early in a document leaves the ids (and embeddings) of unchanged later chunks alone.
+    It depends on what gets embedded (context and text) and how many identical chunks precede it in the document,
+    not on its offset, so an edit early in a document leaves the ids (and embeddings) of unchanged later chunks
+    alone.
     """
-    return str(uuid.UUID(stable_hash("chunk", doc_id, text, str(occurrence))[:32]))
+    return str(uuid.UUID(stable_hash("chunk", doc_id, context, text, str(occurrence))[:32]))
 
 
 class ElementKind(str, Enum):
@@ -156,7 +157,11 @@ class SyncedConnector(Connector, Protocol):
 
 @dataclass(frozen=True)
 class Chunk:
-    """A span of a document's text: ``document.text[start:end] == text``."""
+    """A span of a document's text: ``document.text[start:end] == text``.
+
+    ``context`` (a heading path, a table's header row) is embedded and indexed with the text without being part of
+    it; ``metadata`` holds what the chunker knew, such as ``heading_path`` and ``page``.
+    """
 
     id: str
     doc_id: str
@@ -164,6 +169,13 @@ class Chunk:
     start: int
     end: int
     text: str
+    context: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedder and BM25 see: the context line, then the text."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
 
 
 @dataclass(frozen=True)

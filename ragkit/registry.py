@@ -56,7 +56,9 @@ CREATE TABLE IF NOT EXISTS chunks (
     start    INTEGER NOT NULL,
     end      INTEGER NOT NULL,
     n_terms  INTEGER NOT NULL,
-    state    TEXT NOT NULL
+    state    TEXT NOT NULL,
+    context  TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_unfinished ON chunks(state) WHERE state != 'ready';
@@ -126,6 +128,10 @@ class Registry:
             self._db.execute("ALTER TABLE documents ADD COLUMN text_hash TEXT")
         if columns and "elements" not in columns:
             self._db.execute("ALTER TABLE documents ADD COLUMN elements TEXT NOT NULL DEFAULT '[]'")
+        chunk_columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if chunk_columns and "context" not in chunk_columns:
+            self._db.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
+            self._db.execute("ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -178,13 +184,13 @@ class Registry:
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
                 "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, "
-                "substr(d.text, c.start + 1, c.end - c.start), d.source, d.metadata "
+                "substr(d.text, c.start + 1, c.end - c.start), c.context, c.metadata, d.source, d.metadata "
                 f"FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})",
                 batch,
             ).fetchall()
-            for chunk_id, doc_id, ordinal, begin, end, text, source, metadata in rows:
-                chunk = Chunk(chunk_id, doc_id, ordinal, begin, end, text)
-                found[chunk_id] = StoredChunk(chunk, source, json.loads(metadata))
+            for chunk_id, doc_id, ordinal, begin, end, text, context, chunk_meta, source, doc_meta in rows:
+                chunk = Chunk(chunk_id, doc_id, ordinal, begin, end, text, context, json.loads(chunk_meta))
+                found[chunk_id] = StoredChunk(chunk, source, json.loads(doc_meta))
         return found
 
     def pending_work(self) -> PendingWork:
@@ -268,10 +274,12 @@ class Registry:
                     if state == PENDING:
                         pending.add(chunk.id)
                     db.execute(
-                        "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET ordinal = excluded.ordinal, "
-                        "start = excluded.start, end = excluded.end, n_terms = excluded.n_terms, state = excluded.state",
-                        (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms, state),
+                        "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
+                        "ordinal = excluded.ordinal, start = excluded.start, end = excluded.end, "
+                        "n_terms = excluded.n_terms, state = excluded.state, metadata = excluded.metadata",
+                        (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms, state, chunk.context,
+                         json.dumps(dict(chunk.metadata), default=str)),
                     )
                 gone = old - {chunk.id for chunk in chunks}
                 db.executemany("UPDATE chunks SET state = ? WHERE chunk_id = ?", [(DELETING, c) for c in gone])

@@ -111,7 +111,7 @@ class Retriever:
                 end=stored[chunk_id].chunk.end,
                 score=score,
                 found_by=found_by[chunk_id],
-                metadata=stored[chunk_id].metadata,
+                metadata={**stored[chunk_id].metadata, **stored[chunk_id].chunk.metadata},
             )
             for chunk_id, score in fused
             if chunk_id in stored

@@ -1,28 +1,56 @@
-"""Small text utilities shared by chunkers and answer extraction."""
+"""Sentence splitting shared by chunkers and answer extraction (a pure function over character offsets)."""
 
 from __future__ import annotations
 
 import re
 
-# A sentence ends at . ! ? (optionally followed by closing quotes or brackets) before whitespace, at CJK
-# sentence punctuation, or at a line break that ends a paragraph or list item.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|(?<=[。！？；])|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
-_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d+[.)])\s")
+# Candidate sentence ends: terminal punctuation (with closing quotes or brackets) before whitespace or the end,
+# CJK sentence punctuation, a blank line, or a line break before a list item.
+_END = re.compile(
+    r"[.!?]+[\"'”’)\]]*(?=\s|$)"
+    r"|[。！？；]+[”’」』）)]*"
+    r"|\n[ \t]*\n\s*"
+    r"|\n(?=[ \t]*(?:[-*•]|\d{1,3}[.)])\s)"
+)
+_LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,3}[.)])\s")
 _ABBREVIATIONS = frozenset(
-    "e.g i.e etc vs mr mrs ms dr prof sr jr st fig no al approx inc ltd co corp dept est u.s".split()
+    "e.g i.e etc vs mr mrs ms dr prof sr jr st fig figs no nos al approx inc ltd co corp dept est u.s u.k "
+    "eq eqs ref refs vol p pp ch sec cf ca jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 
 
+def _ends_sentence(text: str, begin: int, match: re.Match[str]) -> bool:
+    """Whether a period-like match really ends a sentence (not "e.g.", "J. R. Tolkien", "approx. five")."""
+    if match.group(0)[0] not in ".":
+        return True
+    following = text[match.end() : match.end() + 3].lstrip()
+    if following[:1].islower():
+        return False  # "approx. five", "i.e. the": a lower-case word goes on the sentence
+    last_word = text[begin : match.start()].rsplit(None, 1)[-1:]
+    if not last_word:
+        return True
+    word = last_word[0].lstrip("(\"'“‘[")
+    if word.lower().rstrip(".") in _ABBREVIATIONS:
+        return False
+    return not (len(word) == 1 and word.isupper())  # an initial: "J. Smith"
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text[start:end]``, whitespace trimmed, never empty."""
+    """Character spans of the sentences of ``text[start:end]``, whitespace trimmed, never empty.
+
+    Every non-space character of the range is in exactly one sentence.
+    """
     end = len(text) if end is None else end
     spans = []
     begin = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        last_word = text[begin : match.start()].rsplit(None, 1)[-1:]
-        if last_word and last_word[0].rstrip(".").lower() in _ABBREVIATIONS:
-            continue  # "e.g. the" and "Fig. 3" do not end a sentence
-        spans.append((begin, match.start()))
+    for match in _END.finditer(text, start, end):
+        if match.group(0)[0] in "\n":
+            stop = match.start()
+        elif _ends_sentence(text, begin, match):
+            stop = match.end()
+        else:
+            continue
+        spans.append((begin, stop))
         begin = match.end()
     spans.append((begin, end))
     return [trimmed for span in _end_list_items(text, spans) if (trimmed := _trim(text, *span))]
