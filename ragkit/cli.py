@@ -95,7 +95,8 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     from ragkit.eval.retrieval import evaluate_retrieval
 
     modes = [parse_enum(SearchMode, mode.strip(), "search mode") for mode in args.mode.split(",")]
-    config = KBConfig(chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=min(32, args.chunk_size // 4))
+    config = KBConfig(chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=min(32, args.chunk_size // 4),
+                      bm25_tokenizer=args.bm25_tokenizer)
     dataset = load_beir(args.beir, args.split)
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config)
 
@@ -113,10 +114,11 @@ def _eval_dedup(args: argparse.Namespace) -> dict:
 def _eval_chunking(args: argparse.Namespace) -> list[dict]:
     from ragkit.eval.chunking import evaluate_chunking, load_squad
 
-    documents, questions = load_squad(args.squad)
+    documents, questions = load_squad(args.squad, args.limit)
     specs = [spec.strip() for spec in args.chunkers.split(",") if spec.strip()]
     mode = parse_enum(SearchMode, args.mode, "search mode")
-    return [{"dataset": args.squad, **row} for row in evaluate_chunking(documents, questions, specs, mode=mode)]
+    rows = evaluate_chunking(documents, questions, specs, mode=mode, bm25_tokenizer=args.bm25_tokenizer)
+    return [{"dataset": args.squad, **row} for row in rows]
 
 
 def _eval_ingest(args: argparse.Namespace) -> dict:
@@ -261,6 +263,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--keep", help="build the knowledge base in this folder and keep it (reused if present)")
     retrieval.add_argument("--chunker", default=ChunkerKind.FIXED.value, choices=[k.value for k in ChunkerKind])
     retrieval.add_argument("--chunk-size", type=int, default=250, help="maximum tokens per chunk (default 250)")
+    retrieval.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"])
 
     chunking = _command(evaluate, "chunking", "answer recall of each chunker on long SQuAD-format documents",
                         _eval_chunking, _render_rows, kb=False)
@@ -268,6 +271,9 @@ def _parser() -> argparse.ArgumentParser:
     chunking.add_argument("--chunkers", default="fixed:128,fixed:250,fixed:512,semantic,hybrid",
                           help="comma-separated NAME[:MAX_TOKENS] (default: %(default)s)")
     _mode_argument(chunking)
+    chunking.add_argument("--limit", type=int, help="use only the first LIMIT articles")
+    chunking.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"],
+                          help="multilingual segments Chinese and other unspaced scripts")
 
     dedup = _command(evaluate, "dedup", "near-duplicate removal on injected near-copies of a BEIR corpus",
                      _eval_dedup, _render_mapping, kb=False)

@@ -71,6 +71,7 @@ class KBConfig:
     semantic_percentile: float = 90.0
     embed_headings: bool = True
     bm25_language: str = "english"
+    bm25_tokenizer: str = "word"
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     index: IndexSettings = field(default_factory=IndexSettings)
@@ -133,7 +134,7 @@ def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
         return stored
     differing = [
         name for name in ("embedder", "chunker", "chunk_size", "chunk_overlap", "chunk_min_size", "semantic_percentile",
-                          "embed_headings", "bm25_language", "bm25_k1", "bm25_b", "index", "cleaning")
+                          "embed_headings", "bm25_language", "bm25_tokenizer", "bm25_k1", "bm25_b", "index", "cleaning")
         if getattr(stored, name) != getattr(requested, name)
     ]
     raise IncompatibleKnowledgeBase(

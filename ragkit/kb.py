@@ -70,7 +70,8 @@ class KnowledgeBase:
         self._embedder = embedder
         self._chunker = chunker
         self._other_chunkers: dict[ChunkerKind, Chunker] = {}
-        self._encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b)
+        self._encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b,
+                                    tokenizer=config.bm25_tokenizer)
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
         self._retriever = Retriever(index, registry, embedder, self._encoder)

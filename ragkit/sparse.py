@@ -13,6 +13,7 @@ Tokenizing (lower-casing, stop words, Snowball stemming) and hashing terms to id
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Sequence
 
 import numpy as np
@@ -42,11 +43,24 @@ class TermCounts:
         return int(self.counts.sum())
 
 
+class BM25Tokenizer(str, Enum):
+    """How text is cut into BM25 terms: ``word`` splits at non-word characters (a run of CJK characters is one
+    term); ``multilingual`` also segments Chinese, Japanese and other unspaced scripts into words."""
+
+    WORD = "word"
+    MULTILINGUAL = "multilingual"
+
+
 class BM25Encoder:
     """Encodes documents and queries as sparse BM25 vectors with a fixed average length per knowledge base."""
 
-    def __init__(self, language: str = "english", *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, language: str = "english", *, k1: float = 1.2, b: float = 0.75,
+                 tokenizer: BM25Tokenizer | str = BM25Tokenizer.WORD) -> None:
         import qdrant_edge as qe
+
+        from ragkit.config import parse_enum
+
+        tokenizer = parse_enum(BM25Tokenizer, tokenizer, "BM25 tokenizer")
 
         if k1 < 0:
             raise ConfigError(f"BM25 k1 must be non-negative, got {k1}")
@@ -54,10 +68,12 @@ class BM25Encoder:
             raise ConfigError(f"BM25 b must be between 0 and 1, got {b}")
         try:
             # b = 0 makes the tokenizer's weight a function of tf alone, which term_frequencies() inverts.
-            self._probe = qe.Bm25(qe.Bm25Config(language=language, k=_PROBE_K, b=0.0))
+            kind = qe.TokenizerType.Multilingual if tokenizer is BM25Tokenizer.MULTILINGUAL else qe.TokenizerType.Word
+            self._probe = qe.Bm25(qe.Bm25Config(language=language, k=_PROBE_K, b=0.0, tokenizer=kind))
         except ValueError as exc:
             raise ConfigError(f"BM25 language '{language}' is not supported: {exc}") from exc
         self.language = language
+        self.tokenizer = tokenizer
         self.k1 = k1
         self.b = b
 

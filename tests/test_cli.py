@@ -121,3 +121,23 @@ def test_ingest_options_and_skip_summary(tmp_path, capsys):
     assert "security.txt" not in out, out
     assert "3 added, 1 skipped" in out, out
     assert "skipped as empty: 1, e.g." in out
+
+
+def test_eval_chunking_on_a_small_squad_file(tmp_path, capsys):
+    paragraphs = [
+        ("The Normans gave their name to Normandy, a region in France. Rollo was their first ruler.",
+         [("Who was the first ruler of the Normans?", "Rollo")]),
+        ("The Rhine rises in the Swiss Alps and flows into the North Sea. It is about 1,230 km long.",
+         [("Where does the Rhine rise?", "Swiss Alps"), ("What is the capital of Mars?", None)]),
+    ]
+    data = {"data": [{"title": f"article-{i}", "paragraphs": [{"context": text, "qas": [
+        {"question": q, "id": f"{i}-{j}", "is_impossible": a is None,
+         "answers": [] if a is None else [{"text": a, "answer_start": text.index(a)}]}
+        for j, (q, a) in enumerate(qas)]}]} for i, (text, qas) in enumerate(paragraphs)]}
+    squad = tmp_path / "squad.json"
+    squad.write_text(json.dumps(data))
+    rows = _run(capsys, "eval", "chunking", "--squad", str(squad), "--chunkers", "fixed:16,hybrid,fixed:512", "--json")
+    assert [(r["chunker"], r["size"]) for r in rows] == [("fixed", 16), ("hybrid", 250), ("fixed", 512)]
+    assert rows[0]["questions"] == 2 and rows[0]["recall@5"] == 1.0 and rows[0]["chunks"] >= 2
+    assert rows[1]["chunks"] == 2
+    assert "exceeds the 254 tokens" in rows[2]["error"]

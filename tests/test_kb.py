@@ -176,3 +176,18 @@ def test_bad_arguments_raise_clear_errors(tmp_path, embedder):
         KnowledgeBase.open(tmp_path / "kb", KBConfig(chunk_size=100), embedder=embedder)
     with pytest.raises(ConfigError, match="exceeds the 254 tokens"):
         KnowledgeBase.open(tmp_path / "kb2", KBConfig(chunk_size=512), embedder=embedder)
+
+
+def test_multilingual_bm25_tokenizer_segments_chinese(tmp_path, embedder):
+    docs = [Document("zh-1", "北京是中华人民共和国的首都，也是全国的政治中心和文化中心。"),
+            Document("zh-2", "上海是中国最大的经济中心城市，位于长江入海口。"),
+            Document("en-1", "Berlin is the capital of Germany and its largest city.")]
+    with KnowledgeBase.open(tmp_path / "word", embedder=embedder) as kb:
+        kb.ingest(docs)
+        assert kb.search("中国的首都", k=3, mode="sparse").hits == ()  # a whole clause is one term: nothing matches
+    config = KBConfig(bm25_tokenizer="multilingual")
+    with KnowledgeBase.open(tmp_path / "multi", config, embedder=embedder) as kb:
+        kb.ingest(docs)
+        assert kb.search("首都 政治中心", k=3, mode="sparse")[0].source == "zh-1"
+        assert kb.search("长江 经济", k=3, mode="sparse")[0].source == "zh-2"
+        assert kb.search("capital of Germany", k=3, mode="sparse")[0].source == "en-1"  # English still stemmed

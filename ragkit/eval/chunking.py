@@ -30,10 +30,11 @@ class AnswerQuestion:
     answers: tuple[str, ...]
 
 
-def load_squad(path: str | Path) -> tuple[list[Document], list[AnswerQuestion]]:
-    """One document per article, and the answerable questions (unanswerable ones have no answer text to find)."""
+def load_squad(path: str | Path, limit: int | None = None) -> tuple[list[Document], list[AnswerQuestion]]:
+    """One document per article (the first ``limit`` articles), and their answerable questions (unanswerable
+    ones have no answer text to find)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"][:limit]
     except (OSError, ValueError, KeyError) as exc:
         raise DatasetError(f"{path} is not a SQuAD-format JSON file: {exc}") from exc
     documents, questions = [], []
@@ -62,12 +63,14 @@ def disk_bytes(path: Path) -> int:
 
 
 def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQuestion], specs: Sequence[str], *,
-                      mode: SearchMode = SearchMode.HYBRID, embedder: Embedder | None = None) -> list[dict]:
+                      mode: SearchMode = SearchMode.HYBRID, embedder: Embedder | None = None,
+                      bm25_tokenizer: str = "word") -> list[dict]:
     embedder = embedder or SentenceTransformerEmbedder()
     results = []
     for spec in specs:
         kind, size = parse_chunker_spec(spec)
-        config = KBConfig(chunker=kind, chunk_size=size, chunk_overlap=min(32, size // 4), chunk_min_size=min(32, size))
+        config = KBConfig(chunker=kind, chunk_size=size, chunk_overlap=min(32, size // 4), chunk_min_size=min(32, size),
+                          bm25_tokenizer=bm25_tokenizer)
         row: dict = {"chunker": kind.value, "size": size}
         try:
             chunker = build_chunker(embedder, config)

@@ -49,7 +49,8 @@ def profile_ingest(items: Sequence[SourceItem], *, config: KBConfig | None = Non
     cleaner = Cleaner(config.cleaning)
     finder = DuplicateFinder(config.cleaning, _NoStore())
     chunker = FixedChunker(embedder.token_spans, size=config.chunk_size, overlap=config.chunk_overlap)
-    encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b)
+    encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b,
+                                    tokenizer=config.bm25_tokenizer)
     embedder.token_spans("load the model and its tokenizer outside the timings")
     embedder.embed_documents(["warm up"])
     seconds = dict.fromkeys(STAGES, 0.0)
