@@ -45,7 +45,7 @@ def _open(args: argparse.Namespace) -> KnowledgeBase:
     config = None
     if getattr(args, "qdrant_url", None):
         config = KBConfig(index=IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection))
-    return KnowledgeBase.open(args.kb, config)
+    return KnowledgeBase.open(args.kb, config, reranker=getattr(args, "reranker", None))
 
 
 def _ingest(args: argparse.Namespace) -> IngestReport:
@@ -98,7 +98,7 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     config = KBConfig(chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=min(32, args.chunk_size // 4),
                       bm25_tokenizer=args.bm25_tokenizer)
     dataset = load_beir(args.beir, args.split)
-    return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config)
+    return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, reranker=args.reranker)
 
 
 def _eval_dedup(args: argparse.Namespace) -> dict:
@@ -119,6 +119,16 @@ def _eval_chunking(args: argparse.Namespace) -> list[dict]:
     mode = parse_enum(SearchMode, args.mode, "search mode")
     rows = evaluate_chunking(documents, questions, specs, mode=mode, bm25_tokenizer=args.bm25_tokenizer)
     return [{"dataset": args.squad, **row} for row in rows]
+
+
+def _eval_embedders(args: argparse.Namespace) -> list[dict]:
+    from ragkit.embed import make_embedder
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.embedders import compare_embedders
+
+    embedders = [make_embedder(name.strip()) for name in args.embedders.split(",")]
+    documents = list(load_beir(args.beir, args.split).corpus.values())
+    return compare_embedders(embedders, documents, count=args.count)
 
 
 def _eval_ingest(args: argparse.Namespace) -> dict:
@@ -222,6 +232,11 @@ def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to u
     parser.add_argument("--mode", default=SearchMode.HYBRID.value, help=f"{help}: dense, sparse or hybrid (default)")
 
 
+def _reranker_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reranker", default="none",
+                        help="none (default), nanoranker, cross-encoder:<hub id or folder>, flag:<hub id or folder>")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragkit", description="Build and query ragkit knowledge bases.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -243,10 +258,12 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("query")
     search.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
     _mode_argument(search)
+    _reranker_argument(search)
 
     ask = _command(sub, "ask", "answer a question with citations, or say it cannot", _ask, _render_answer)
     ask.add_argument("question")
     _mode_argument(ask)
+    _reranker_argument(ask)
 
     stats = _command(sub, "stats", "counts of documents and chunks", _stats, _render_mapping)
     stats.add_argument("--check", action="store_true", help="also compare the index with the registry")
@@ -264,6 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--chunker", default=ChunkerKind.FIXED.value, choices=[k.value for k in ChunkerKind])
     retrieval.add_argument("--chunk-size", type=int, default=250, help="maximum tokens per chunk (default 250)")
     retrieval.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"])
+    _reranker_argument(retrieval)
 
     chunking = _command(evaluate, "chunking", "answer recall of each chunker on long SQuAD-format documents",
                         _eval_chunking, _render_rows, kb=False)
@@ -282,6 +300,14 @@ def _parser() -> argparse.ArgumentParser:
     dedup.add_argument("--fraction", type=float, default=0.1, help="share of documents copied with an edit")
     dedup.add_argument("--seed", type=int, default=0)
     dedup.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default: the config's)")
+
+    embedders = _command(evaluate, "embedders", "passages/s and agreement of embedders on 60/150/250-token text",
+                         _eval_embedders, _render_rows, kb=False)
+    embedders.add_argument("--beir", required=True, help="a BEIR folder whose documents give the passages")
+    embedders.add_argument("--split", default="test")
+    embedders.add_argument("--embedders", default="sentence-transformers/all-MiniLM-L6-v2,"
+                           "onnx-int8:sentence-transformers/all-MiniLM-L6-v2", help="comma-separated names")
+    embedders.add_argument("--count", type=int, default=128, help="passages per length")
 
     ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
                               _eval_ingest, _render_mapping, kb=False)

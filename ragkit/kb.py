@@ -11,7 +11,7 @@ from typing import Any, Iterable, Sequence, Union
 from ragkit.answer import ExtractiveAnswerer
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
 from ragkit.config import IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
-from ragkit.embed import Embedder, SentenceTransformerEmbedder
+from ragkit.embed import Embedder, make_embedder
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
@@ -28,6 +28,7 @@ from ragkit.records import (
     SyncedConnector,
 )
 from ragkit.registry import DocumentRow, DocumentWrite, Registry
+from ragkit.rerank import Reranker, make_reranker
 from ragkit.retrieve import Retriever, SearchMode, SearchResult
 from ragkit.sparse import BM25Encoder, TermCounts
 
@@ -61,6 +62,8 @@ class KnowledgeBase:
         index: VectorIndex,
         embedder: Embedder,
         chunker: Chunker,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 30,
     ) -> None:
         self.path = path
         self.config = config
@@ -74,7 +77,8 @@ class KnowledgeBase:
                                     tokenizer=config.bm25_tokenizer)
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
-        self._retriever = Retriever(index, registry, embedder, self._encoder)
+        self._retriever = Retriever(index, registry, embedder, self._encoder, reranker=reranker,
+                                    rerank_depth=rerank_depth)
         self._answerer = ExtractiveAnswerer(embedder, self._encoder)
         self._closed = False
 
@@ -88,11 +92,16 @@ class KnowledgeBase:
         *,
         embedder: Embedder | None = None,
         index: VectorIndex | None = None,
+        reranker: str | Reranker | None = None,
+        rerank_depth: int = 30,
     ) -> KnowledgeBase:
         """Create the knowledge base at ``path`` or reopen it.
 
         ``config`` applies when creating; when reopening it must match what is stored (or be omitted).
         ``embedder`` and ``index`` let callers pass already-built parts (the embedder must be the configured model).
+        ``reranker`` (a spec such as ``"nanoranker"`` or ``"cross-encoder:BAAI/bge-reranker-base"``, or an
+        instance) reorders the top ``rerank_depth`` fused candidates of every search; it is a query-time choice,
+        not stored.
         """
         directory = Path(path).expanduser().absolute()
         if directory.exists() and not directory.is_dir():
@@ -106,7 +115,7 @@ class KnowledgeBase:
                 config = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
             else:
                 config = reconcile(stored, config)
-            embedder = embedder or SentenceTransformerEmbedder(config.embedder)
+            embedder = embedder or make_embedder(config.embedder)
             if embedder.name != config.embedder:
                 raise IncompatibleKnowledgeBase(
                     f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
@@ -116,7 +125,8 @@ class KnowledgeBase:
             if stored is None:
                 save_config(directory, config)  # only once the settings have proved usable
             index = index or _open_index(directory, config, embedder.dimension)
-            kb = cls(directory, config, lock, Registry(directory / "registry.sqlite"), index, embedder, chunker)
+            kb = cls(directory, config, lock, Registry(directory / "registry.sqlite"), index, embedder, chunker,
+                     make_reranker(reranker), rerank_depth)
         except BaseException:
             lock.release()
             raise

@@ -1,9 +1,10 @@
-"""Retrieval: dense and BM25 candidates from the index, fused by reciprocal rank, hydrated from the registry."""
+"""Retrieval: dense and BM25 candidates from the index, fused by reciprocal rank, hydrated from the registry,
+optionally reranked."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Iterator, Mapping
 
@@ -14,6 +15,7 @@ from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.index.base import IndexQuery, ScoredId, VectorIndex, VectorName
 from ragkit.records import Hit, RetrieverScore
 from ragkit.registry import Registry
+from ragkit.rerank import Reranker
 from ragkit.sparse import BM25Encoder
 
 
@@ -55,15 +57,21 @@ class Retriever:
         *,
         rrf_k: int = 60,
         min_candidates: int = 50,
+        reranker: Reranker | None = None,
+        rerank_depth: int = 30,
     ) -> None:
         if rrf_k < 0:
             raise ConfigError(f"rrf_k must be non-negative, got {rrf_k}")
+        if rerank_depth < 1:
+            raise ConfigError(f"rerank_depth must be at least 1, got {rerank_depth}")
         self._index = index
         self._registry = registry
         self._embedder = embedder
         self._encoder = encoder
         self._rrf_k = rrf_k
         self._min_candidates = min_candidates
+        self._reranker = reranker
+        self._rerank_depth = rerank_depth
 
     def search(self, query: str, k: int = 10, mode: SearchMode | str = SearchMode.HYBRID) -> SearchResult:
         mode = parse_enum(SearchMode, mode, "search mode")
@@ -72,7 +80,8 @@ class Retriever:
         if not query.strip():
             raise ConfigError("the query is empty")
         timings: dict[str, float] = {}
-        depth = k if mode is not SearchMode.HYBRID else max(2 * k, self._min_candidates)
+        keep = max(k, self._rerank_depth) if self._reranker else k  # the reranker reorders more than it returns
+        depth = keep if mode is not SearchMode.HYBRID else max(2 * keep, self._min_candidates)
         queries: dict[str, IndexQuery] = {}
         started = time.perf_counter()
         if mode in (SearchMode.DENSE, SearchMode.HYBRID):
@@ -96,7 +105,7 @@ class Retriever:
             fused = reciprocal_rank_fusion({name: [p.id for p in ranked] for name, ranked in rankings.items()}, k=self._rrf_k)
         else:
             fused = [(p.id, p.score) for p in next(iter(rankings.values()), [])]
-        fused = fused[:k]
+        fused = fused[:keep]
         timings["fuse"] = _ms_since(started)
 
         started = time.perf_counter()
@@ -117,7 +126,23 @@ class Retriever:
             if chunk_id in stored
         )
         timings["hydrate"] = _ms_since(started)
-        return SearchResult(query, hits, timings)
+        if self._reranker is not None and hits:
+            started = time.perf_counter()
+            depth = self._rerank_depth  # beyond it, candidates keep their fused order
+            hits = rerank(self._reranker, query, hits[:depth]) + hits[depth:]
+            timings["rerank"] = _ms_since(started)
+        return SearchResult(query, hits[:k], timings)
+
+
+def rerank(reranker: Reranker, query: str, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+    """Hits reordered by the reranker's scores, which become their score and their ``found_by["rerank"]``."""
+    scores = reranker.score(query, [hit.text for hit in hits])
+    order = sorted(range(len(hits)), key=lambda i: (-float(scores[i]), i))
+    return tuple(
+        replace(hits[i], score=float(scores[i]),
+                found_by={**hits[i].found_by, "rerank": RetrieverScore(rank, float(scores[i]))})
+        for rank, i in enumerate(order, start=1)
+    )
 
 
 def _provenance(rankings: Mapping[str, list[ScoredId]]) -> dict[str, dict[str, RetrieverScore]]:

@@ -30,3 +30,20 @@ def test_embeddings_are_normalised_and_similar_texts_are_close(embedder):
 def test_a_missing_model_folder_names_the_model(tmp_path):
     with pytest.raises(ModelLoadError, match="could not load embedding model '.*empty-model'"):
         _ = SentenceTransformerEmbedder(str(tmp_path / "empty-model")).dimension
+
+
+def test_int8_onnx_minilm_agrees_with_fp32_and_runs_a_knowledge_base(tmp_path, embedder):
+    from ragkit import Document, KBConfig, KnowledgeBase
+    from ragkit.embed import ONNX_INT8_MINILM, OnnxMiniLMEmbedder, make_embedder
+
+    onnx = make_embedder(ONNX_INT8_MINILM)
+    assert isinstance(onnx, OnnxMiniLMEmbedder)
+    texts = ["The cat sat on the mat.", "Hotel costs are reimbursed up to 180 euros per night.", "word " * 400]
+    cosines = np.sum(onnx.embed_documents(texts) * embedder.embed_documents(texts), axis=1)
+    assert cosines.min() > 0.995
+    assert onnx.token_spans("Hello world") == embedder.token_spans("Hello world")
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=ONNX_INT8_MINILM)) as kb:
+        kb.ingest([Document("a", "The cafeteria opens at 7:30."), Document("b", "Parking is free on weekends.")])
+        assert kb.search("when does the cafeteria open", k=1, mode="dense")[0].source == "a"
+    with pytest.raises(ConfigError, match="no int8 ONNX build"):
+        make_embedder("onnx-int8:BAAI/bge-small-en-v1.5")

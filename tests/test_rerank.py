@@ -1,0 +1,69 @@
+"""Rerankers through the real classes: a tiny BERT cross-encoder built offline, and the shipped nanoranker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import write_corpus
+
+from ragkit import ConfigError, KnowledgeBase
+from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
+from ragkit.rerank import CrossEncoderReranker, NanoRanker, make_reranker
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory) -> Path:
+    """A two-layer BERT with random weights and MiniLM's tokenizer, saved as a sequence classifier."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDER)).save_pretrained(folder)
+    return folder
+
+
+def test_cross_encoder_scores_match_the_library_and_reorder_hits(tmp_path, embedder, tiny_cross_encoder):
+    from sentence_transformers import CrossEncoder
+
+    reranker = make_reranker(f"cross-encoder:{tiny_cross_encoder}")
+    assert isinstance(reranker, CrossEncoderReranker)
+    passages = ["Hotel costs are reimbursed.", "Passwords need 14 characters.", "Pages escalate after 30 minutes."]
+    ours = reranker.score("hotel limit", passages)
+    theirs = CrossEncoder(str(tiny_cross_encoder)).predict([("hotel limit", p) for p in passages])
+    assert np.allclose(ours, np.asarray(theirs).reshape(-1), atol=1e-5)
+
+    docs = write_corpus(tmp_path / "docs")
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder, reranker=reranker, rerank_depth=4) as kb:
+        kb.ingest(docs)
+        result = kb.search("hotel limit per night", k=4)
+        scores = [hit.score for hit in result]
+        assert scores == sorted(scores, reverse=True)
+        assert [hit.found_by["rerank"].rank for hit in result] == [1, 2, 3, 4]
+        assert "rerank" in result.timings_ms
+        direct = reranker.score("hotel limit per night", [hit.text for hit in result])
+        assert np.allclose(direct, scores, atol=1e-5)
+
+
+def test_nanoranker_puts_the_relevant_passage_first(tmp_path, embedder):
+    docs = write_corpus(tmp_path / "docs")
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder, reranker="nanoranker", rerank_depth=4) as kb:
+        kb.ingest(docs)
+        for query, expected in [("How much is reimbursed for a hotel night?", "expenses.md"),
+                                ("How long can a password be?", "security.txt")]:
+            top = kb.search(query, k=2)[0]
+            assert Path(top.source).name == expected and top.found_by["rerank"].rank == 1
+    assert NanoRanker().score("q", []).shape == (0,)
+
+
+def test_reranker_specs():
+    assert make_reranker("none") is None and make_reranker(None) is None
+    with pytest.raises(ConfigError, match="unknown reranker 'bm42'"):
+        make_reranker("bm42")
+    with pytest.raises(ConfigError, match="cross-encoder:<model>"):
+        make_reranker("cross-encoder:")
