@@ -28,7 +28,7 @@ from ragkit.records import (
     SourceItem,
     SourceOutcome,
 )
-from ragkit.retrieve import SearchMode, SearchResult
+from ragkit.retrieve import RetrievalConfig, SearchMode, SearchResult
 
 __version__ = "0.1.0"
 
@@ -57,6 +57,7 @@ __all__ = [
     "ModelLoadError",
     "Outcome",
     "RagkitError",
+    "RetrievalConfig",
     "RetrieverScore",
     "SearchMode",
     "SearchResult",

@@ -15,7 +15,7 @@ from ragkit.config import IndexKind, IndexSettings, KBConfig, parse_enum
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, IngestReport
-from ragkit.retrieve import SearchMode, SearchResult
+from ragkit.retrieve import RetrievalConfig, SearchMode, SearchResult
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,7 +45,19 @@ def _open(args: argparse.Namespace) -> KnowledgeBase:
     config = None
     if getattr(args, "qdrant_url", None):
         config = KBConfig(index=IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection))
-    return KnowledgeBase.open(args.kb, config, reranker=getattr(args, "reranker", None))
+    return KnowledgeBase.open(args.kb, config, retrieval=_retrieval(args))
+
+
+def _retrieval(args: argparse.Namespace) -> RetrievalConfig:
+    weights = None
+    if getattr(args, "weights", None):
+        dense, _, sparse = args.weights.partition(",")
+        try:
+            weights = (float(dense), float(sparse))
+        except ValueError:
+            raise ConfigError(f"--weights takes DENSE,SPARSE numbers such as 1,0.5; got {args.weights!r}") from None
+    return RetrievalConfig(fusion=getattr(args, "fusion", "rrf"), rrf_k=getattr(args, "rrf_k", 60), weights=weights,
+                           reranker=getattr(args, "reranker", None))
 
 
 def _ingest(args: argparse.Namespace) -> IngestReport:
@@ -98,7 +110,7 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     config = KBConfig(chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=min(32, args.chunk_size // 4),
                       bm25_tokenizer=args.bm25_tokenizer)
     dataset = load_beir(args.beir, args.split)
-    return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, reranker=args.reranker)
+    return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, retrieval=_retrieval(args))
 
 
 def _eval_dedup(args: argparse.Namespace) -> dict:
@@ -233,6 +245,10 @@ def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to u
 
 
 def _reranker_argument(parser: argparse.ArgumentParser) -> None:
+    """The query-time retrieval options: fusion, weights, reranker."""
+    parser.add_argument("--fusion", default="rrf", choices=["rrf", "dbsf"], help="hybrid fusion (default rrf)")
+    parser.add_argument("--rrf-k", type=int, default=60, help="RRF constant k (default 60)")
+    parser.add_argument("--weights", help="fusion weights DENSE,SPARSE (default 1,1)")
     parser.add_argument("--reranker", default="none",
                         help="none (default), nanoranker, cross-encoder:<hub id or folder>, flag:<hub id or folder>")
 

@@ -15,7 +15,7 @@ from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
 
 CONFIG_FILE = "ragkit.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 IDF from the registry's document frequencies
 
 
 def parse_enum(enum: type[Enum], value: Any, what: str) -> Any:
@@ -102,7 +102,8 @@ class KBConfig:
         version = data.pop("format_version", None)
         if version != FORMAT_VERSION:
             raise IncompatibleKnowledgeBase(
-                f"knowledge base format {version} is not supported by this ragkit (format {FORMAT_VERSION})"
+                f"knowledge base format {version} is not supported by this ragkit (format {FORMAT_VERSION}); "
+                "rebuild it by ingesting the sources into a new folder"
             )
         return cls(**data)
 

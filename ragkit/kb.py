@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ragkit.answer import ExtractiveAnswerer
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
@@ -14,6 +14,7 @@ from ragkit.config import IndexKind, KBConfig, load_config, parse_enum, reconcil
 from ragkit.embed import Embedder, make_embedder
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
+from ragkit.filters import document_payload
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
 from ragkit.records import (
@@ -28,21 +29,20 @@ from ragkit.records import (
     SyncedConnector,
 )
 from ragkit.registry import DocumentRow, DocumentWrite, Registry
-from ragkit.rerank import Reranker, make_reranker
-from ragkit.retrieve import Retriever, SearchMode, SearchResult
+from ragkit.retrieve import RetrievalConfig, Retriever, SearchMode, SearchResult
 from ragkit.sparse import BM25Encoder, TermCounts
 
 Ingestible = Union[str, os.PathLike, SourceItem, Connector]
 
 _AVG_LEN_KEY = "bm25_avg_len"
+_REFRESH_KEY = "bm25_refresh_to"
 
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A loaded and cleaned document, cut into chunks, with the BM25 term counts of each chunk."""
+    """A loaded and cleaned document, cut into chunks with their BM25 terms, and what ingest does with it."""
 
     write: DocumentWrite
-    terms: list[TermCounts]
     outcome: Outcome
 
 
@@ -62,8 +62,7 @@ class KnowledgeBase:
         index: VectorIndex,
         embedder: Embedder,
         chunker: Chunker,
-        reranker: Reranker | None = None,
-        rerank_depth: int = 30,
+        retrieval: RetrievalConfig,
     ) -> None:
         self.path = path
         self.config = config
@@ -77,8 +76,7 @@ class KnowledgeBase:
                                     tokenizer=config.bm25_tokenizer)
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
-        self._retriever = Retriever(index, registry, embedder, self._encoder, reranker=reranker,
-                                    rerank_depth=rerank_depth)
+        self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval)
         self._answerer = ExtractiveAnswerer(embedder, self._encoder)
         self._closed = False
 
@@ -92,16 +90,13 @@ class KnowledgeBase:
         *,
         embedder: Embedder | None = None,
         index: VectorIndex | None = None,
-        reranker: str | Reranker | None = None,
-        rerank_depth: int = 30,
+        retrieval: RetrievalConfig | None = None,
     ) -> KnowledgeBase:
         """Create the knowledge base at ``path`` or reopen it.
 
         ``config`` applies when creating; when reopening it must match what is stored (or be omitted).
         ``embedder`` and ``index`` let callers pass already-built parts (the embedder must be the configured model).
-        ``reranker`` (a spec such as ``"nanoranker"`` or ``"cross-encoder:BAAI/bge-reranker-base"``, or an
-        instance) reorders the top ``rerank_depth`` fused candidates of every search; it is a query-time choice,
-        not stored.
+        ``retrieval`` holds query-time choices — fusion, weights, reranker — that are not stored.
         """
         directory = Path(path).expanduser().absolute()
         if directory.exists() and not directory.is_dir():
@@ -126,12 +121,13 @@ class KnowledgeBase:
                 save_config(directory, config)  # only once the settings have proved usable
             index = index or _open_index(directory, config, embedder.dimension)
             kb = cls(directory, config, lock, Registry(directory / "registry.sqlite"), index, embedder, chunker,
-                     make_reranker(reranker), rerank_depth)
+                     retrieval or RetrievalConfig())
         except BaseException:
             lock.release()
             raise
         try:
             kb._finish_pending_work()
+            kb.refresh_bm25()  # completes a refresh that a crash interrupted; otherwise a cheap check
         except BaseException:
             kb.close()
             raise
@@ -167,6 +163,7 @@ class KnowledgeBase:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
         started = time.perf_counter()
         self._finish_pending_work()
+        first_build = self._registry.term_counts()[0] == 0
         items, synced = _expand(inputs)
         report: list[SourceOutcome] = []
         embedded = 0
@@ -202,6 +199,8 @@ class KnowledgeBase:
             ]
             self._delete_documents([row.doc_id for row in gone])
             report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
+        # A first build fixed the average length from its first batch: make it exact while that is cheap.
+        self.refresh_bm25(tolerance=0.0 if first_build else 0.1)
         return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
 
     def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
@@ -212,6 +211,7 @@ class KnowledgeBase:
         if row is None:
             return False
         self._delete_documents([row.doc_id])
+        self.refresh_bm25()
         return True
 
     def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome, chunker: ChunkerKind | None) -> _Prepared:
@@ -231,7 +231,7 @@ class KnowledgeBase:
             raise IngestError(item.source, "has no text to index after parsing", SkipCode.EMPTY)
         terms = [self._encoder.term_counts(chunk.embed_text) for chunk in chunks]
         self._duplicates.remember(document, keys)
-        return _Prepared(DocumentWrite(document, fingerprint, chunks, [t.length for t in terms], keys), terms, outcome)
+        return _Prepared(DocumentWrite(document, fingerprint, chunks, terms, keys), outcome)
 
     def _chunker_for(self, kind: ChunkerKind | None) -> Chunker:
         """The knowledge base's chunker, or the one a connector asked for (built once)."""
@@ -241,8 +241,32 @@ class KnowledgeBase:
             self._other_chunkers[kind] = build_chunker(self._embedder, self.config, kind)
         return self._other_chunkers[kind]
 
+    def refresh_bm25(self, tolerance: float = 0.1) -> bool:
+        """Re-encode every BM25 vector if the average chunk length drifted more than ``tolerance`` (relative) from
+        the one the vectors were encoded with; True if it did. Ingest and delete call this (IDF needs no help: the
+        index computes it from live statistics)."""
+        self._check_open()
+        stored = self._registry.get_meta(_AVG_LEN_KEY)
+        chunks, terms = self._registry.term_counts()
+        if stored is None or chunks == 0:
+            return False
+        actual = max(1.0, terms / chunks)
+        pending = self._registry.get_meta(_REFRESH_KEY) is not None  # a refresh a crash interrupted
+        if not pending and abs(actual - float(stored)) <= tolerance * float(stored):
+            return False
+        self._registry.set_meta(_REFRESH_KEY, repr(actual))
+        for batch in self._registry.iter_chunks():
+            self._index.update_sparse([
+                (s.chunk.id, self._encoder.encode_document(self._encoder.term_counts(s.chunk.embed_text), actual))
+                for s in batch
+            ])
+        self._index.flush()
+        self._registry.set_meta(_AVG_LEN_KEY, repr(actual))
+        self._registry.delete_meta(_REFRESH_KEY)
+        return True
+
     def _avg_len(self, sample: Sequence[TermCounts]) -> float:
-        """BM25's average chunk length, fixed by the first batch so all stored weights stay comparable."""
+        """BM25's average chunk length: the one all stored weights use (re-encoded by ``refresh_bm25``)."""
         stored = self._registry.get_meta(_AVG_LEN_KEY)
         if stored is not None:
             return float(stored)
@@ -252,16 +276,20 @@ class KnowledgeBase:
 
     def _write(self, batch: list[_Prepared], report: list[SourceOutcome]) -> int:
         """Steps 1–3 of a write (see ``ragkit.registry``) for a batch of prepared documents."""
-        avg_len = self._avg_len([terms for prepared in batch for terms in prepared.terms])
+        avg_len = self._avg_len([terms for prepared in batch for terms in prepared.write.terms])
         pending = self._registry.begin_replace(p.write for p in batch)
         self._duplicates.forget_batch()  # the registry knows these documents now
+        payloads = {p.write.document.id: _payload(p.write.document) for p in batch}
         to_index = [
-            (chunk, terms, prepared.write.document.source)
+            (chunk, terms, payloads[chunk.doc_id])
             for prepared in batch
-            for chunk, terms in zip(prepared.write.chunks, prepared.terms)
+            for chunk, terms in zip(prepared.write.chunks, prepared.write.terms)
             if chunk.id in pending
         ]
         self._index_chunks(to_index, avg_len)
+        for prepared in batch:  # chunks an update kept still carry the old metadata
+            if prepared.outcome is Outcome.UPDATED:
+                self._index.set_payload(prepared.write.document.id, payloads[prepared.write.document.id])
         self._apply_deletions()
         report.extend(
             SourceOutcome(p.write.document.source, p.outcome, len(p.write.chunks), elements=len(p.write.document.elements))
@@ -269,12 +297,12 @@ class KnowledgeBase:
         )
         return len(to_index)
 
-    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, str]], avg_len: float) -> None:
-        """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, source)."""
+    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, Mapping[str, Any]]], avg_len: float) -> None:
+        """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, payload)."""
         vectors = self._embedder.embed_documents([chunk.embed_text for chunk, _, _ in chunks])
         points = [
-            IndexPoint(chunk.id, vector, self._encoder.encode_document(terms, avg_len), {"doc_id": chunk.doc_id, "source": source})
-            for (chunk, terms, source), vector in zip(chunks, vectors)
+            IndexPoint(chunk.id, vector, self._encoder.encode_document(terms, avg_len), payload)
+            for (chunk, terms, payload), vector in zip(chunks, vectors)
         ]
         self._index.upsert(points)
 
@@ -294,22 +322,31 @@ class KnowledgeBase:
         if not work:
             return
         avg_len = float(self._registry.get_meta(_AVG_LEN_KEY) or 1.0)
+        payloads = {d.id: _payload(d) for d in work.documents}
         self._index_chunks(
-            [(s.chunk, self._encoder.term_counts(s.chunk.embed_text), s.source) for s in work.to_index], avg_len
+            [(s.chunk, self._encoder.term_counts(s.chunk.embed_text), payloads[s.chunk.doc_id]) for s in work.to_index],
+            avg_len,
         )
+        for doc_id, payload in payloads.items():
+            self._index.set_payload(doc_id, payload)
         self._apply_deletions()
 
     # -- reading -------------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 10, *, mode: SearchMode | str = SearchMode.HYBRID) -> SearchResult:
-        """The ``k`` best chunks for ``query``; each hit says which retrievers found it, at what rank and score."""
-        self._check_open()
-        return self._retriever.search(query, k, mode)
+    def search(self, query: str, k: int = 10, *, mode: SearchMode | str = SearchMode.HYBRID,
+               filter: Mapping[str, Any] | None = None) -> SearchResult:
+        """The ``k`` best chunks for ``query``; each hit says which retrievers found it, at what rank and score.
 
-    def ask(self, question: str, *, k: int = 5, mode: SearchMode | str = SearchMode.HYBRID) -> Answer:
+        ``filter`` restricts the search to documents whose metadata match (see ``ragkit.filters``), inside the index.
+        """
+        self._check_open()
+        return self._retriever.search(query, k, mode, filter)
+
+    def ask(self, question: str, *, k: int = 5, mode: SearchMode | str = SearchMode.HYBRID,
+            filter: Mapping[str, Any] | None = None) -> Answer:
         """Answer from the knowledge base with citations, or say that it cannot (status ``no_answer``)."""
         self._check_open()
-        return self._answerer.answer(question, self._retriever.search(question, k, mode).hits)
+        return self._answerer.answer(question, self._retriever.search(question, k, mode, filter).hits)
 
     def document(self, source_or_doc_id: str | os.PathLike[str]) -> Document | None:
         """A stored document as parsed and cleaned: the text that hit and citation offsets point into."""
@@ -337,6 +374,10 @@ class KnowledgeBase:
     def _check_open(self) -> None:
         if self._closed:
             raise KnowledgeBaseError(f"knowledge base {self.path} is closed; open it again with KnowledgeBase.open")
+
+
+def _payload(document: Document) -> dict[str, Any]:
+    return document_payload(document.id, document.source, document.metadata)
 
 
 def build_chunker(embedder: Embedder, config: KBConfig, kind: ChunkerKind | None = None) -> Chunker:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ import numpy as np
 
 from ragkit.cleaning import DedupKeys
 from ragkit.records import Chunk, Document, element_from_json, element_to_json
+from ragkit.sparse import TermCounts
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -58,8 +60,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     n_terms  INTEGER NOT NULL,
     state    TEXT NOT NULL,
     context  TEXT NOT NULL DEFAULT '',
-    metadata TEXT NOT NULL DEFAULT '{}'
+    metadata TEXT NOT NULL DEFAULT '{}',
+    terms    BLOB NOT NULL DEFAULT x''
 );
+CREATE TABLE IF NOT EXISTS term_df (term INTEGER PRIMARY KEY, df INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_unfinished ON chunks(state) WHERE state != 'ready';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,12 +82,12 @@ class DocumentRow:
 
 @dataclass(frozen=True)
 class DocumentWrite:
-    """A document to store with its chunks, their BM25 term counts and its duplicate-detection keys."""
+    """A document to store with its chunks, their BM25 terms and its duplicate-detection keys."""
 
     document: Document
     fingerprint: str
     chunks: Sequence[Chunk]
-    n_terms: Sequence[int]
+    terms: Sequence[TermCounts]
     keys: DedupKeys
 
 
@@ -98,13 +102,15 @@ class StoredChunk:
 
 @dataclass(frozen=True)
 class PendingWork:
-    """Index work a crashed write left behind: chunks to (re)index and chunk ids to remove."""
+    """Index work a crashed write left behind: chunks to (re)index, chunk ids to remove, and the documents being
+    written (whose payloads may be stale)."""
 
     to_index: tuple[StoredChunk, ...]
     to_delete: tuple[str, ...]
+    documents: tuple[Document, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.to_index or self.to_delete)
+        return bool(self.to_index or self.to_delete or self.documents)
 
 
 class Registry:
@@ -115,23 +121,10 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
-
-    def _migrate(self) -> None:
-        """Bring a registry written by an earlier ragkit up to the current schema (columns added since)."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
-        if columns and "text_hash" not in columns:
-            self._db.execute("ALTER TABLE documents ADD COLUMN text_hash TEXT")
-        if columns and "elements" not in columns:
-            self._db.execute("ALTER TABLE documents ADD COLUMN elements TEXT NOT NULL DEFAULT '[]'")
-        chunk_columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
-        if chunk_columns and "context" not in chunk_columns:
-            self._db.execute("ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT ''")
-            self._db.execute("ALTER TABLE chunks ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
@@ -197,7 +190,22 @@ class Registry:
         pending = self._db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (PENDING,)).fetchall()
         deleting = self._db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (DELETING,)).fetchall()
         stored = self.chunks([row[0] for row in pending])
-        return PendingWork(tuple(stored[row[0]] for row in pending), tuple(row[0] for row in deleting))
+        writing = self._db.execute("SELECT doc_id FROM documents WHERE state = ?", (PENDING,)).fetchall()
+        documents = tuple(d for (doc_id,) in writing if (d := self.load_document(doc_id)) is not None)
+        return PendingWork(tuple(stored[row[0]] for row in pending), tuple(row[0] for row in deleting), documents)
+
+    def iter_chunks(self, batch: int = 2000):
+        """Every ready or pending chunk, in batches (for re-encoding the whole index)."""
+        last = ""
+        while True:
+            rows = self._db.execute(
+                "SELECT chunk_id FROM chunks WHERE state != ? AND chunk_id > ? ORDER BY chunk_id LIMIT ?",
+                (DELETING, last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield list(self.chunks([row[0] for row in rows]).values())
 
     def term_counts(self) -> tuple[int, int]:
         """(number of chunks, total BM25 terms) over the ready and pending chunks."""
@@ -241,6 +249,10 @@ class Registry:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
+    def delete_meta(self, key: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
     def begin_replace(self, writes: Iterable[DocumentWrite]) -> set[str]:
         """Step 1 of a write: store documents with their chunks (and BM25 term counts).
 
@@ -250,6 +262,7 @@ class Registry:
         """
         now = time.time()
         pending: set[str] = set()
+        df_delta: Counter[int] = Counter()
         with self._transaction() as db:
             for write in writes:
                 document, chunks = write.document, write.chunks
@@ -269,26 +282,58 @@ class Registry:
                 db.execute("DELETE FROM lsh_buckets WHERE doc_id = ?", (document.id,))
                 db.executemany("INSERT INTO lsh_buckets(band, bucket, doc_id) VALUES (?, ?, ?)",
                                [(band, bucket, document.id) for band, bucket in enumerate(write.keys.bands)])
-                for chunk, terms in zip(chunks, write.n_terms):
+                for chunk, terms in zip(chunks, write.terms):
                     state = READY if chunk.id in old else PENDING
                     if state == PENDING:
                         pending.add(chunk.id)
+                        df_delta.update(terms.indices)
                     db.execute(
-                        "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
+                        "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata, "
+                        "terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
                         "ordinal = excluded.ordinal, start = excluded.start, end = excluded.end, "
                         "n_terms = excluded.n_terms, state = excluded.state, metadata = excluded.metadata",
-                        (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms, state, chunk.context,
-                         json.dumps(dict(chunk.metadata), default=str)),
+                        (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms.length, state,
+                         chunk.context, json.dumps(dict(chunk.metadata), default=str),
+                         np.asarray(terms.indices, dtype=np.uint32).tobytes()),
                     )
                 gone = old - {chunk.id for chunk in chunks}
+                df_delta.subtract(self._terms_of(db, gone))
                 db.executemany("UPDATE chunks SET state = ? WHERE chunk_id = ?", [(DELETING, c) for c in gone])
+            self._apply_df(db, df_delta)
         return pending
+
+    @staticmethod
+    def _terms_of(db: sqlite3.Connection, chunk_ids: Iterable[str]) -> Counter[int]:
+        """How many of these chunks contain each term."""
+        found: Counter[int] = Counter()
+        for chunk_id in chunk_ids:
+            row = db.execute("SELECT terms FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+            if row:
+                found.update(np.frombuffer(row[0], dtype=np.uint32).tolist())
+        return found
+
+    @staticmethod
+    def _apply_df(db: sqlite3.Connection, delta: Counter[int]) -> None:
+        changes = [(term, change) for term, change in delta.items() if change]
+        db.executemany("INSERT INTO term_df(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+                       changes)
+        db.execute("DELETE FROM term_df WHERE df <= 0")
+
+    def document_frequencies(self, terms: Sequence[int]) -> dict[int, int]:
+        """In how many indexed chunks each term occurs (terms in none are left out)."""
+        if not terms:
+            return {}
+        marks = ",".join("?" * len(terms))
+        rows = self._db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", list(terms)).fetchall()
+        return dict(rows)
 
     def begin_delete(self, doc_ids: Sequence[str]) -> None:
         """Step 1 of a delete: mark the documents and all their chunks for removal."""
         with self._transaction() as db:
             for doc_id in doc_ids:
+                live = [row[0] for row in db.execute(
+                    "SELECT chunk_id FROM chunks WHERE doc_id = ? AND state != ?", (doc_id, DELETING))]
+                self._apply_df(db, Counter({t: -n for t, n in self._terms_of(db, live).items()}))
                 db.execute("UPDATE documents SET state = ? WHERE doc_id = ?", (DELETING, doc_id))
                 db.execute("UPDATE chunks SET state = ? WHERE doc_id = ?", (DELETING, doc_id))
 

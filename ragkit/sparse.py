@@ -1,10 +1,14 @@
-"""BM25 as sparse vectors: documents carry the term-frequency part, the index applies IDF at query time.
+"""BM25 as sparse vectors: documents carry the term-frequency part, the query carries IDF.
 
-Qdrant's IDF modifier computes ``ln(1 + (N - n + 0.5) / (n + 0.5))`` from live collection statistics, so IDF
-stays exact under add, update and delete. The document side is the BM25 saturation term (Robertson & Zaragoza,
-"The Probabilistic Relevance Framework: BM25 and Beyond", 2009, eq. 3.15):
+The document side is the BM25 saturation term (Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25
+and Beyond", 2009, eq. 3.15):
 
     w(t, d) = tf (k1 + 1) / (tf + k1 (1 - b + b |d| / avgdl))
+
+and each query term is weighted by ``idf(t) = ln(1 + (N - n_t + 0.5) / (n_t + 0.5))`` (the Lucene form), so the
+dot product the index computes is the BM25 score. N and n_t come from the registry, which counts them in the same
+transactions that add and remove chunks: IDF is exact after any add, update or delete, on every backend. (Qdrant's
+own IDF modifier keeps counting deleted points until segments are vacuumed, and is per shard on a cluster.)
 
 Tokenizing (lower-casing, stop words, Snowball stemming) and hashing terms to ids is done by the Rust BM25 of
 ``qdrant-edge-py``, the same tokenizer Qdrant uses server-side, so both deployments share term ids.
@@ -12,9 +16,10 @@ Tokenizing (lower-casing, stop words, Snowball stemming) and hashing terms to id
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +28,11 @@ from ragkit.index.base import SparseVector
 
 # Saturation used only to read term frequencies back from the tokenizer (see ``term_frequencies``).
 _PROBE_K = 100.0
+
+
+def bm25_idf(document_frequency: int, documents: int) -> float:
+    """Lucene's BM25 IDF: never negative, unlike the original Robertson–Spärck Jones form."""
+    return math.log(1.0 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
 def bm25_weights(tf: np.ndarray, doc_len: float, avg_len: float, k1: float, b: float) -> np.ndarray:
@@ -87,10 +97,11 @@ class BM25Encoder:
         weights = bm25_weights(terms.counts, terms.length, avg_len, self.k1, self.b)
         return SparseVector(terms.indices, tuple(float(w) for w in weights))
 
-    def encode_query(self, text: str) -> SparseVector:
-        """Each distinct query term with weight 1, so a document's score is the sum of its matching weights × IDF."""
-        indices = self.term_counts(text).indices
-        return SparseVector(indices, (1.0,) * len(indices))
+    @staticmethod
+    def encode_query(terms: Iterable[int], document_frequencies: Mapping[int, int], documents: int) -> SparseVector:
+        """The query's distinct terms (``query_terms``) that occur in the corpus, each weighted by its IDF."""
+        indices = sorted(t for t in set(terms) if document_frequencies.get(t, 0) > 0)
+        return SparseVector(tuple(indices), tuple(bm25_idf(document_frequencies[t], documents) for t in indices))
 
     def query_terms(self, text: str) -> frozenset[int]:
         return frozenset(self.term_counts(text).indices)

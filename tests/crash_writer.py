@@ -40,6 +40,12 @@ class CrashingIndex:
     def search(self, queries):
         return self._inner.search(queries)
 
+    def set_payload(self, doc_id, payload):
+        self._inner.set_payload(doc_id, payload)
+
+    def update_sparse(self, vectors):
+        self._inner.update_sparse(vectors)
+
     def ids(self):
         return self._inner.ids()
 

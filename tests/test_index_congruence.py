@@ -7,7 +7,8 @@ import pytest
 from qdrant_client import QdrantClient
 from support import TOPICS, write_corpus
 
-from ragkit import IndexKind, IndexSettings, KBConfig, KnowledgeBase, SearchMode
+from ragkit import IndexKind, IndexSettings, KBConfig, KnowledgeBase
+from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.index import IndexPoint, IndexQuery, QdrantIndex, SparseVector, VectorName
 
 QUERIES = ["paid vacation days", "hotel costs per night", "page escalation to the team lead",
@@ -24,20 +25,30 @@ def test_edge_and_qdrant_server_path_agree(tmp_path, embedder):
         edge.ingest(docs)
         server.ingest(docs)
         for query in QUERIES:
-            for mode in SearchMode:
+            for mode in ("dense", "sparse"):
                 a, b = _tie_groups(edge.search(query, k=8, mode=mode)), _tie_groups(server.search(query, k=8, mode=mode))
                 assert [score for score, _ in a] == pytest.approx([score for score, _ in b], rel=1e-4), (query, mode)
                 # Engines may order exact ties differently, and a tie at the cut-off may keep different members.
                 assert [ids for _, ids in a[:-1]] == [ids for _, ids in b[:-1]], (query, mode)
+            # Hybrid: each backend fuses its own dense and BM25 rankings with Qdrant's RRF (ranks from 0). Across
+            # backends the fused orders can differ only where float32 and float64 scores order near-ties apart.
+            for kb in (edge, server):
+                rankings = {m: [h.chunk_id for h in kb.search(query, k=50, mode=m)] for m in ("dense", "sparse")}
+                fused = reciprocal_rank_fusion(rankings, k=60, first_rank=0)
+                expected = [i for i, _ in sorted(fused, key=lambda p: (-round(p[1], 6), p[0]))][:8]  # ties by id
+                assert [h.chunk_id for h in kb.search(query, k=8)] == expected, query
         assert server.check() == {"missing_from_index": 0, "unknown_in_index": 0}
 
 
-def _tie_groups(hits) -> list[tuple[float, frozenset[str]]]:
-    """Hits grouped by equal score, best first."""
-    groups: dict[float, set[str]] = {}
+def _tie_groups(hits, tolerance: float = 1e-5) -> list[tuple[float, frozenset[str]]]:
+    """Hits grouped by equal score (within a relative tolerance: the engines compute in float32), best first."""
+    groups: list[tuple[float, set[str]]] = []
     for hit in hits:
-        groups.setdefault(round(hit.score, 5), set()).add(hit.chunk_id)
-    return [(score, frozenset(ids)) for score, ids in groups.items()]
+        if groups and abs(groups[-1][0] - hit.score) <= tolerance * max(abs(hit.score), 1e-9):
+            groups[-1][1].add(hit.chunk_id)
+        else:
+            groups.append((hit.score, {hit.chunk_id}))
+    return [(score, frozenset(ids)) for score, ids in groups]
 
 
 def test_qdrant_index_refuses_an_incompatible_collection():

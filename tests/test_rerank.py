@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from support import write_corpus
 
-from ragkit import ConfigError, KnowledgeBase
+from ragkit import ConfigError, KnowledgeBase, RetrievalConfig
 from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
 from ragkit.rerank import CrossEncoderReranker, NanoRanker, make_reranker
 
@@ -39,7 +39,8 @@ def test_cross_encoder_scores_match_the_library_and_reorder_hits(tmp_path, embed
     assert np.allclose(ours, np.asarray(theirs).reshape(-1), atol=1e-5)
 
     docs = write_corpus(tmp_path / "docs")
-    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder, reranker=reranker, rerank_depth=4) as kb:
+    retrieval = RetrievalConfig(reranker=reranker, rerank_depth=4)
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder, retrieval=retrieval) as kb:
         kb.ingest(docs)
         result = kb.search("hotel limit per night", k=4)
         scores = [hit.score for hit in result]
@@ -52,7 +53,8 @@ def test_cross_encoder_scores_match_the_library_and_reorder_hits(tmp_path, embed
 
 def test_nanoranker_puts_the_relevant_passage_first(tmp_path, embedder):
     docs = write_corpus(tmp_path / "docs")
-    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder, reranker="nanoranker", rerank_depth=4) as kb:
+    retrieval = RetrievalConfig(reranker="nanoranker", rerank_depth=4)
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder, retrieval=retrieval) as kb:
         kb.ingest(docs)
         for query, expected in [("How much is reimbursed for a hotel night?", "expenses.md"),
                                 ("How long can a password be?", "security.txt")]:

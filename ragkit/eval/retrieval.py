@@ -12,7 +12,7 @@ from ragkit.embed import Embedder
 from ragkit.eval.beir import BeirDataset
 from ragkit.eval.metrics import evaluate_run, percentile
 from ragkit.kb import KnowledgeBase
-from ragkit.retrieve import SearchMode
+from ragkit.retrieve import RetrievalConfig, SearchMode
 
 
 def doc_ranking(sources: Sequence[str], limit: int) -> list[str]:
@@ -28,7 +28,7 @@ def evaluate_retrieval(
     config: KBConfig | None = None,
     embedder: Embedder | None = None,
     depth: int = 100,
-    reranker: str | None = None,
+    retrieval: RetrievalConfig | None = None,
 ) -> list[dict]:
     """One result per mode: the metrics of ``evaluate_run`` plus corpus size, ingest time and query latency.
 
@@ -36,7 +36,8 @@ def evaluate_retrieval(
     """
     with tempfile.TemporaryDirectory(prefix="ragkit-eval-") as scratch:
         path = Path(kb_dir) if kb_dir is not None else Path(scratch) / "kb"
-        with KnowledgeBase.open(path, config, embedder=embedder, reranker=reranker) as kb:
+        retrieval = retrieval or RetrievalConfig()
+        with KnowledgeBase.open(path, config, embedder=embedder, retrieval=retrieval) as kb:
             started = time.perf_counter()
             report = kb.ingest(list(dataset.corpus.values()), batch_size=256)
             ingest_s = time.perf_counter() - started
@@ -52,7 +53,8 @@ def evaluate_retrieval(
                     run[query_id] = doc_ranking([hit.source for hit in result], depth)
                 results.append({
                     "mode": mode.value,
-                    "reranker": reranker or "none",
+                    "fusion": retrieval.fusion.value,
+                    "reranker": str(retrieval.reranker or "none"),
                     **evaluate_run(run, dataset.qrels),
                     "docs": len(dataset.corpus),
                     "chunks": chunks,

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Mapping, Protocol, Sequence, Union
 
+from ragkit.filters import Condition
+
 
 class VectorName(str, Enum):
     """The named vectors every point carries."""
@@ -38,11 +40,31 @@ class IndexPoint:
 
 @dataclass(frozen=True)
 class IndexQuery:
-    """Nearest neighbours of ``vector`` under the named vector ``using``."""
+    """Nearest neighbours of ``vector`` under the named vector ``using``, among points matching ``conditions``."""
 
     using: VectorName
     vector: Union[Sequence[float], SparseVector]
     limit: int
+    conditions: tuple[Condition, ...] = ()
+
+
+class EngineFusion(str, Enum):
+    """Fusion the index computes itself: reciprocal rank (with k and weights) or distribution-based scores."""
+
+    RRF = "rrf"
+    DBSF = "dbsf"
+
+
+@dataclass(frozen=True)
+class FusionQuery:
+    """Several queries fused inside the index (Qdrant prefetch + fusion); each part keeps its own limit."""
+
+    parts: tuple[IndexQuery, ...]
+    method: EngineFusion
+    limit: int
+    rrf_k: int = 60
+    weights: tuple[float, ...] | None = None
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,8 +80,16 @@ class VectorIndex(Protocol):
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def search(self, queries: Sequence[IndexQuery]) -> list[list[ScoredId]]:
+    def search(self, queries: Sequence[IndexQuery | FusionQuery]) -> list[list[ScoredId]]:
         """One ranked list per query, best first, in the order of ``queries``."""
+        ...
+
+    def update_sparse(self, vectors: Sequence[tuple[str, SparseVector]]) -> None:
+        """Replace the BM25 vectors of existing points (after the average chunk length changed)."""
+        ...
+
+    def set_payload(self, doc_id: str, payload: Mapping[str, Any]) -> None:
+        """Replace the payload of every point of a document (after its metadata changed)."""
         ...
 
     def ids(self) -> set[str]:

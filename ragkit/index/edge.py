@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from ragkit.errors import IndexBackendError, KnowledgeBaseLocked
-from ragkit.index.base import IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
+from ragkit.filters import Condition, Match, payload_key
+from ragkit.index.base import EngineFusion, FusionQuery, IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
 
 _SCROLL_PAGE = 10_000
 
@@ -20,7 +21,7 @@ class EdgeIndex:
         self._qe = qe
         config = qe.EdgeConfig(
             vectors={VectorName.DENSE.value: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)},
-            sparse_vectors={VectorName.SPARSE.value: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            sparse_vectors={VectorName.SPARSE.value: qe.EdgeSparseVectorParams()},  # IDF comes with the query
         )
         try:
             if (path / "edge_config.json").exists():
@@ -55,18 +56,52 @@ class EdgeIndex:
         if ids:
             self._shard.update(self._qe.UpdateOperation.delete_points(list(ids)))
 
-    def search(self, queries: Sequence[IndexQuery]) -> list[list[ScoredId]]:
+    def _filter(self, conditions: Sequence[Condition]) -> object | None:
         qe = self._qe
-        requests = [
-            qe.QueryRequest(
-                limit=query.limit,
-                query=qe.Query.Nearest(self._vector(query.vector), using=query.using.value),
-                with_payload=False,
-            )
-            for query in queries
-        ]
-        results = self._shard.query_batch(qe.QueryBatchRequest(requests))
+        if not conditions:
+            return None
+        must = []
+        for c in conditions:
+            key = payload_key(c.key)
+            if isinstance(c, Match):
+                match = qe.MatchValue(c.values[0]) if len(c.values) == 1 else qe.MatchAny(list(c.values))
+                must.append(qe.FieldCondition(key=key, match=match))
+            else:
+                kind = qe.RangeDateTime if c.dates else qe.RangeFloat
+                must.append(qe.FieldCondition(key=key, range=kind(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt)))
+        return qe.Filter(must=must)
+
+    def _nearest(self, query: IndexQuery) -> object:
+        return self._qe.Query.Nearest(self._vector(query.vector), using=query.using.value)
+
+    def _request(self, query: IndexQuery | FusionQuery) -> object:
+        qe = self._qe
+        if isinstance(query, IndexQuery):
+            return qe.QueryRequest(limit=query.limit, query=self._nearest(query), filter=self._filter(query.conditions),
+                                   with_payload=False)
+        prefetches = [qe.Prefetch(limit=part.limit, query=self._nearest(part), filter=self._filter(part.conditions))
+                      for part in query.parts]
+        if query.method is EngineFusion.RRF:
+            fusion = qe.Fusion.Rrf(k=query.rrf_k, weights=list(query.weights) if query.weights else None)
+        else:
+            fusion = qe.Fusion.Dbsf()
+        return qe.QueryRequest(limit=query.limit, prefetches=prefetches, query=fusion,
+                               filter=self._filter(query.conditions), with_payload=False)
+
+    def search(self, queries: Sequence[IndexQuery | FusionQuery]) -> list[list[ScoredId]]:
+        results = self._shard.query_batch(self._qe.QueryBatchRequest([self._request(q) for q in queries]))
         return [[ScoredId(str(point.id), float(point.score)) for point in points] for points in results]
+
+    def update_sparse(self, vectors: Sequence[tuple[str, SparseVector]]) -> None:
+        if vectors:
+            qe = self._qe
+            points = [qe.PointVectors(i, {VectorName.SPARSE.value: self._vector(v)}) for i, v in vectors]
+            self._shard.update(qe.UpdateOperation.update_vectors(points))
+
+    def set_payload(self, doc_id: str, payload: Mapping[str, Any]) -> None:
+        qe = self._qe
+        selector = qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
+        self._shard.update(qe.UpdateOperation.overwrite_payload_by_filter(selector, dict(payload)))
 
     def ids(self) -> set[str]:
         found: set[str] = set()

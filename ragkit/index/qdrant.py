@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ragkit.errors import IncompatibleKnowledgeBase, IndexBackendError
-from ragkit.index.base import IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
+from ragkit.filters import Condition, Match, payload_key
+from ragkit.index.base import EngineFusion, FusionQuery, IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
 
 _SCROLL_PAGE = 10_000
 _UPSERT_BATCH = 256
@@ -28,9 +29,7 @@ class QdrantIndex:
                     vectors_config={
                         VectorName.DENSE.value: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
                     },
-                    sparse_vectors_config={
-                        VectorName.SPARSE.value: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                    },
+                    sparse_vectors_config={VectorName.SPARSE.value: models.SparseVectorParams()},
                 )
                 return
             params = client.get_collection(collection).config.params
@@ -65,15 +64,49 @@ class QdrantIndex:
             selector = self._models.PointIdsList(points=list(ids))
             self._client.delete(self._collection, points_selector=selector, wait=True)
 
-    def search(self, queries: Sequence[IndexQuery]) -> list[list[ScoredId]]:
-        requests = [
-            self._models.QueryRequest(
-                query=self._vector(query.vector), using=query.using.value, limit=query.limit, with_payload=False
-            )
-            for query in queries
-        ]
-        responses = self._client.query_batch_points(self._collection, requests=requests)
+    def _filter(self, conditions: Sequence[Condition]) -> Any:
+        m = self._models
+        if not conditions:
+            return None
+        must = []
+        for c in conditions:
+            key = payload_key(c.key)
+            if isinstance(c, Match):
+                match = m.MatchValue(value=c.values[0]) if len(c.values) == 1 else m.MatchAny(any=list(c.values))
+                must.append(m.FieldCondition(key=key, match=match))
+            else:
+                kind = m.DatetimeRange if c.dates else m.Range
+                must.append(m.FieldCondition(key=key, range=kind(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt)))
+        return m.Filter(must=must)
+
+    def _request(self, query: IndexQuery | FusionQuery) -> Any:
+        m = self._models
+        if isinstance(query, IndexQuery):
+            return m.QueryRequest(query=self._vector(query.vector), using=query.using.value, limit=query.limit,
+                                  filter=self._filter(query.conditions), with_payload=False)
+        prefetch = [m.Prefetch(query=self._vector(part.vector), using=part.using.value, limit=part.limit,
+                               filter=self._filter(part.conditions)) for part in query.parts]
+        if query.method is EngineFusion.RRF:
+            fusion = m.RrfQuery(rrf=m.Rrf(k=query.rrf_k, weights=list(query.weights) if query.weights else None))
+        else:
+            fusion = m.FusionQuery(fusion=m.Fusion.DBSF)
+        return m.QueryRequest(prefetch=prefetch, query=fusion, limit=query.limit,
+                              filter=self._filter(query.conditions), with_payload=False)
+
+    def search(self, queries: Sequence[IndexQuery | FusionQuery]) -> list[list[ScoredId]]:
+        responses = self._client.query_batch_points(self._collection, requests=[self._request(q) for q in queries])
         return [[ScoredId(str(point.id), float(point.score)) for point in response.points] for response in responses]
+
+    def update_sparse(self, vectors: Sequence[tuple[str, SparseVector]]) -> None:
+        m = self._models
+        points = [m.PointVectors(id=i, vector={VectorName.SPARSE.value: self._vector(v)}) for i, v in vectors]
+        for start in range(0, len(points), _UPSERT_BATCH):
+            self._client.update_vectors(self._collection, points=points[start : start + _UPSERT_BATCH], wait=True)
+
+    def set_payload(self, doc_id: str, payload: Mapping[str, Any]) -> None:
+        m = self._models
+        selector = m.Filter(must=[m.FieldCondition(key="doc_id", match=m.MatchValue(value=doc_id))])
+        self._client.overwrite_payload(self._collection, payload=dict(payload), points=selector, wait=True)
 
     def ids(self) -> set[str]:
         found: set[str] = set()
