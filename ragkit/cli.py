@@ -294,7 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--split", default="test")
     _mode_argument(retrieval, "comma-separated modes, each evaluated on one build")
     retrieval.add_argument("--keep", help="build the knowledge base in this folder and keep it (reused if present)")
-    retrieval.add_argument("--chunker", default=ChunkerKind.FIXED.value, choices=[k.value for k in ChunkerKind])
+    retrieval.add_argument("--chunker", default=ChunkerKind.HYBRID.value, choices=[k.value for k in ChunkerKind])
     retrieval.add_argument("--chunk-size", type=int, default=250, help="maximum tokens per chunk (default 250)")
     retrieval.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"])
     _reranker_argument(retrieval)

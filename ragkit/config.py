@@ -64,7 +64,7 @@ class KBConfig:
     """Everything that decides how content is cut, embedded and scored."""
 
     embedder: str = DEFAULT_EMBEDDER
-    chunker: ChunkerKind = ChunkerKind.FIXED
+    chunker: ChunkerKind = ChunkerKind.HYBRID
     chunk_size: int = 250
     chunk_overlap: int = 32
     chunk_min_size: int = 32

@@ -28,7 +28,7 @@ from ragkit.records import (
     SourceOutcome,
     SyncedConnector,
 )
-from ragkit.registry import DocumentRow, DocumentWrite, Registry
+from ragkit.registry import DocumentRow, DocumentWrite, Registry, embed_hash
 from ragkit.retrieve import RetrievalConfig, Retriever, SearchMode, SearchResult
 from ragkit.sparse import BM25Encoder, TermCounts
 
@@ -286,7 +286,7 @@ class KnowledgeBase:
             for chunk, terms in zip(prepared.write.chunks, prepared.write.terms)
             if chunk.id in pending
         ]
-        self._index_chunks(to_index, avg_len)
+        embedded = self._index_chunks(to_index, avg_len)
         for prepared in batch:  # chunks an update kept still carry the old metadata
             if prepared.outcome is Outcome.UPDATED:
                 self._index.set_payload(prepared.write.document.id, payloads[prepared.write.document.id])
@@ -295,16 +295,26 @@ class KnowledgeBase:
             SourceOutcome(p.write.document.source, p.outcome, len(p.write.chunks), elements=len(p.write.document.elements))
             for p in batch
         )
-        return len(to_index)
+        return embedded
 
-    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, Mapping[str, Any]]], avg_len: float) -> None:
-        """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, payload)."""
-        vectors = self._embedder.embed_documents([chunk.embed_text for chunk, _, _ in chunks])
+    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, Mapping[str, Any]]], avg_len: float) -> int:
+        """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, payload).
+
+        Text that is already indexed elsewhere (boilerplate, a moved section) reuses that chunk's vector, and text
+        repeated within the batch is embedded once. Returns how many texts were embedded.
+        """
+        hashes = [embed_hash(chunk) for chunk, _, _ in chunks]
+        known = self._registry.chunks_embedding(sorted(set(hashes)))
+        stored = self._index.dense_vectors(list(known.values()))
+        vectors = {h: stored[chunk_id] for h, chunk_id in known.items() if chunk_id in stored}
+        missing = {h: chunk.embed_text for h, (chunk, _, _) in zip(hashes, chunks) if h not in vectors}
+        vectors.update(zip(missing, self._embedder.embed_documents(list(missing.values()))))
         points = [
-            IndexPoint(chunk.id, vector, self._encoder.encode_document(terms, avg_len), payload)
-            for (chunk, terms, payload), vector in zip(chunks, vectors)
+            IndexPoint(chunk.id, vectors[h], self._encoder.encode_document(terms, avg_len), payload)
+            for h, (chunk, terms, payload) in zip(hashes, chunks)
         ]
         self._index.upsert(points)
+        return len(missing)
 
     def _apply_deletions(self) -> None:
         self._index.delete(list(self._registry.pending_work().to_delete))

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ragkit.cleaning import DedupKeys
-from ragkit.records import Chunk, Document, element_from_json, element_to_json
+from ragkit.records import Chunk, Document, element_from_json, element_to_json, stable_hash
 from ragkit.sparse import TermCounts
 
 _SCHEMA = """
@@ -61,8 +61,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     state    TEXT NOT NULL,
     context  TEXT NOT NULL DEFAULT '',
     metadata TEXT NOT NULL DEFAULT '{}',
-    terms    BLOB NOT NULL DEFAULT x''
+    terms    BLOB NOT NULL DEFAULT x'',
+    embed_hash TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks(embed_hash);
 CREATE TABLE IF NOT EXISTS term_df (term INTEGER PRIMARY KEY, df INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_unfinished ON chunks(state) WHERE state != 'ready';
@@ -78,6 +80,11 @@ class DocumentRow:
     source: str
     fingerprint: str
     state: str
+
+
+def embed_hash(chunk: Chunk) -> str:
+    """A hash of what gets embedded: equal hashes, equal vectors."""
+    return stable_hash("embed", chunk.embed_text)[:32]
 
 
 @dataclass(frozen=True)
@@ -289,12 +296,12 @@ class Registry:
                         df_delta.update(terms.indices)
                     db.execute(
                         "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata, "
-                        "terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
+                        "terms, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
                         "ordinal = excluded.ordinal, start = excluded.start, end = excluded.end, "
                         "n_terms = excluded.n_terms, state = excluded.state, metadata = excluded.metadata",
                         (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms.length, state,
                          chunk.context, json.dumps(dict(chunk.metadata), default=str),
-                         np.asarray(terms.indices, dtype=np.uint32).tobytes()),
+                         np.asarray(terms.indices, dtype=np.uint32).tobytes(), embed_hash(chunk)),
                     )
                 gone = old - {chunk.id for chunk in chunks}
                 df_delta.subtract(self._terms_of(db, gone))
@@ -318,6 +325,18 @@ class Registry:
         db.executemany("INSERT INTO term_df(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
                        changes)
         db.execute("DELETE FROM term_df WHERE df <= 0")
+
+    def chunks_embedding(self, hashes: Sequence[str]) -> dict[str, str]:
+        """For each embedded-text hash, a ready chunk that has it (its vector can be reused)."""
+        found: dict[str, str] = {}
+        for start in range(0, len(hashes), 500):
+            batch = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            rows = self._db.execute(
+                f"SELECT embed_hash, chunk_id FROM chunks WHERE embed_hash IN ({marks}) AND state = ?", [*batch, READY]
+            ).fetchall()
+            found.update(rows)
+        return found
 
     def document_frequencies(self, terms: Sequence[int]) -> dict[int, int]:
         """In how many indexed chunks each term occurs (terms in none are left out)."""

@@ -49,6 +49,9 @@ class CrashingIndex:
     def ids(self):
         return self._inner.ids()
 
+    def dense_vectors(self, ids):
+        return self._inner.dense_vectors(ids)
+
     def close(self):
         self._inner.close()
 

@@ -191,3 +191,19 @@ def test_multilingual_bm25_tokenizer_segments_chinese(tmp_path, embedder):
         assert kb.search("首都 政治中心", k=3, mode="sparse")[0].source == "zh-1"
         assert kb.search("长江 经济", k=3, mode="sparse")[0].source == "zh-2"
         assert kb.search("capital of Germany", k=3, mode="sparse")[0].source == "en-1"  # English still stemmed
+
+
+def test_text_already_indexed_elsewhere_is_not_embedded_again(tmp_path, counting):
+    boilerplate = "Confidential. Do not forward this message outside the company without written approval. " * 3
+    config = KBConfig(chunker="fixed", chunk_size=32, chunk_overlap=0)
+    with KnowledgeBase.open(tmp_path / "kb", config, embedder=counting) as kb:
+        kb.ingest(Document("a", boilerplate + "\n\nThe quarterly numbers are attached for review by the board."))
+        counting.embedded.clear()
+        report = kb.ingest([Document("b", boilerplate + "\n\nThe offsite takes place in Lisbon in May this year."),
+                            Document("c", "Lunch menu: soup. " * 4 + "Lunch menu: soup. " * 4)])
+        reused = [t for t in counting.embedded if "Confidential" in t]
+        assert reused == [] and report.chunks_embedded == len(counting.embedded)
+        assert len(counting.embedded) == len(set(counting.embedded))  # repeated text in one batch: embedded once
+        hit = kb.search("offsite in Lisbon", k=1)[0]
+        assert hit.source == "b"
+        assert kb.search("do not forward outside the company", k=3, filter={"source": "b"})[0].source == "b"

@@ -92,6 +92,10 @@ class VectorIndex(Protocol):
         """Replace the payload of every point of a document (after its metadata changed)."""
         ...
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The dense vectors of these points (those that exist)."""
+        ...
+
     def ids(self) -> set[str]:
         """Every point id, for consistency checks against the registry."""
         ...

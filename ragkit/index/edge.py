@@ -103,6 +103,12 @@ class EdgeIndex:
         selector = qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
         self._shard.update(qe.UpdateOperation.overwrite_payload_by_filter(selector, dict(payload)))
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        if not ids:
+            return {}
+        records = self._shard.retrieve(list(ids), with_payload=False, with_vector=[VectorName.DENSE.value])
+        return {str(r.id): list(r.vector[VectorName.DENSE.value]) for r in records}
+
     def ids(self) -> set[str]:
         found: set[str] = set()
         offset = None

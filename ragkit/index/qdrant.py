@@ -108,6 +108,13 @@ class QdrantIndex:
         selector = m.Filter(must=[m.FieldCondition(key="doc_id", match=m.MatchValue(value=doc_id))])
         self._client.overwrite_payload(self._collection, payload=dict(payload), points=selector, wait=True)
 
+    def dense_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        if not ids:
+            return {}
+        records = self._client.retrieve(self._collection, ids=list(ids), with_payload=False,
+                                        with_vectors=[VectorName.DENSE.value])
+        return {str(r.id): list(r.vector[VectorName.DENSE.value]) for r in records}
+
     def ids(self) -> set[str]:
         found: set[str] = set()
         offset = None
