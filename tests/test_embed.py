@@ -61,3 +61,23 @@ def test_multilingual_e5_finds_chinese_passages(tmp_path):
         assert kb.search("中国的首都是哪座城市？", k=1, mode="dense")[0].source == "zh-capital"
         assert kb.search("亚洲最长的河", k=1, mode="dense")[0].source == "zh-river"
         assert kb.search("What is the capital of Germany?", k=1, mode="dense")[0].source == "en-capital"
+
+
+def test_bge_m3_path_through_flagembedding(tmp_path):
+    """BGEM3FlagModel loads any BERT-family folder: a tiny random one built offline proves the code path."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from ragkit import Document, KBConfig, KnowledgeBase
+    from ragkit.embed import FlagM3Embedder, make_embedder
+
+    folder = tmp_path / "tiny-m3"
+    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDER)).save_pretrained(folder)
+    embedder = make_embedder(f"bge-m3:{folder}")
+    assert isinstance(embedder, FlagM3Embedder) and embedder.dimension == 32
+    vectors = embedder.embed_documents(["first text", "second, different text"])
+    assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=embedder.name, chunk_size=64), embedder=embedder) as kb:
+        kb.ingest([Document("a", "The cafeteria opens at 7:30.")])
+        assert kb.search("cafeteria", k=1, mode="sparse")[0].source == "a"

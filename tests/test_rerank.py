@@ -69,3 +69,22 @@ def test_reranker_specs():
         make_reranker("bm42")
     with pytest.raises(ConfigError, match="cross-encoder:<model>"):
         make_reranker("cross-encoder:")
+
+
+def test_flag_reranker_through_flagembedding(tiny_cross_encoder):
+    """FlagEmbedding's FlagReranker on the same tiny BERT: its scores are the classifier's raw logits."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ragkit.rerank import FlagRerankerAdapter
+
+    reranker = make_reranker(f"flag:{tiny_cross_encoder}")
+    assert isinstance(reranker, FlagRerankerAdapter)
+    pairs = [("hotel limit", "Hotel costs are reimbursed."), ("hotel limit", "Passwords need 14 characters.")]
+    scores = reranker.score("hotel limit", [p for _, p in pairs])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_cross_encoder)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_cross_encoder).eval()
+    with torch.no_grad():
+        logits = model(**tokenizer([q for q, _ in pairs], [p for _, p in pairs], padding=True, truncation=True,
+                                   return_tensors="pt")).logits.reshape(-1)
+    assert np.allclose(scores, logits.numpy(), atol=1e-4)
