@@ -147,6 +147,15 @@ def _eval_embedders(args: argparse.Namespace) -> list[dict]:
     return compare_embedders(embedders, documents, count=args.count)
 
 
+def _eval_scale(args: argparse.Namespace) -> dict:
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.scale import measure_scale
+
+    dataset = load_beir(args.beir, args.split)
+    queries = list(dataset.queries.values())[: args.queries]
+    return {"input": args.beir, **measure_scale(list(dataset.corpus.values()), queries, args.chunks, folder=args.keep)}
+
+
 def _eval_ingest(args: argparse.Namespace) -> dict:
     from connectors import FileConnector
     from ragkit.eval.beir import load_beir
@@ -331,6 +340,14 @@ def _parser() -> argparse.ArgumentParser:
     embedders.add_argument("--embedders", default="sentence-transformers/all-MiniLM-L6-v2,"
                            "onnx-int8:sentence-transformers/all-MiniLM-L6-v2", help="comma-separated names")
     embedders.add_argument("--count", type=int, default=128, help="passages per length")
+
+    scale = _command(evaluate, "scale", "build time, peak RSS, disk and hybrid latency at N chunks (projection "
+                     "vectors)", _eval_scale, _render_mapping, kb=False)
+    scale.add_argument("--beir", required=True, help="a BEIR folder whose sentences make the passages and queries")
+    scale.add_argument("--split", default="test")
+    scale.add_argument("--chunks", type=int, default=100_000)
+    scale.add_argument("--queries", type=int, default=200)
+    scale.add_argument("--keep", help="build in this folder (default: a temporary one)")
 
     ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
                               _eval_ingest, _render_mapping, kb=False)

@@ -67,7 +67,7 @@ class KBConfig:
     chunker: ChunkerKind = ChunkerKind.HYBRID
     chunk_size: int = 250
     chunk_overlap: int = 32
-    chunk_min_size: int = 32
+    chunk_min_size: int | None = None  # None: min(32, chunk_size)
     semantic_percentile: float = 90.0
     embed_headings: bool = True
     bm25_language: str = "english"
@@ -87,6 +87,8 @@ class KBConfig:
             raise ConfigError(f"chunk_size must be at least 1 token, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
             raise ConfigError(f"chunk_overlap must be in [0, chunk_size), got {self.chunk_overlap}")
+        if self.chunk_min_size is None:
+            object.__setattr__(self, "chunk_min_size", min(32, self.chunk_size))
         if not 1 <= self.chunk_min_size <= self.chunk_size:
             raise ConfigError(f"chunk_min_size must be in [1, chunk_size], got {self.chunk_min_size}")
 

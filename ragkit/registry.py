@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks(embed_hash);
 CREATE TABLE IF NOT EXISTS term_df (term INTEGER PRIMARY KEY, df INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS corpus_totals (id INTEGER PRIMARY KEY CHECK (id = 1), chunks INTEGER NOT NULL,
+                                          terms INTEGER NOT NULL);
+INSERT OR IGNORE INTO corpus_totals(id, chunks, terms) VALUES (1, 0, 0);
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS chunks_unfinished ON chunks(state) WHERE state != 'ready';
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -215,10 +218,9 @@ class Registry:
             yield list(self.chunks([row[0] for row in rows]).values())
 
     def term_counts(self) -> tuple[int, int]:
-        """(number of chunks, total BM25 terms) over the ready and pending chunks."""
-        row = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(n_terms), 0) FROM chunks WHERE state != ?", (DELETING,)
-        ).fetchone()
+        """(number of chunks, total BM25 terms) over the ready and pending chunks — kept as running totals, since
+        every BM25 query needs them."""
+        row = self._db.execute("SELECT chunks, terms FROM corpus_totals WHERE id = 1").fetchone()
         return int(row[0]), int(row[1])
 
     def stats(self) -> dict[str, int]:
@@ -270,6 +272,7 @@ class Registry:
         now = time.time()
         pending: set[str] = set()
         df_delta: Counter[int] = Counter()
+        totals = [0, 0]  # change in (chunks, terms)
         with self._transaction() as db:
             for write in writes:
                 document, chunks = write.document, write.chunks
@@ -294,6 +297,8 @@ class Registry:
                     if state == PENDING:
                         pending.add(chunk.id)
                         df_delta.update(terms.indices)
+                        totals[0] += 1
+                        totals[1] += terms.length
                     db.execute(
                         "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata, "
                         "terms, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
@@ -304,27 +309,34 @@ class Registry:
                          np.asarray(terms.indices, dtype=np.uint32).tobytes(), embed_hash(chunk)),
                     )
                 gone = old - {chunk.id for chunk in chunks}
-                df_delta.subtract(self._terms_of(db, gone))
+                removed, count, length = self._terms_of(db, gone)
+                df_delta.subtract(removed)
+                totals[0] -= count
+                totals[1] -= length
                 db.executemany("UPDATE chunks SET state = ? WHERE chunk_id = ?", [(DELETING, c) for c in gone])
-            self._apply_df(db, df_delta)
+            self._apply_df(db, df_delta, totals)
         return pending
 
     @staticmethod
-    def _terms_of(db: sqlite3.Connection, chunk_ids: Iterable[str]) -> Counter[int]:
-        """How many of these chunks contain each term."""
+    def _terms_of(db: sqlite3.Connection, chunk_ids: Iterable[str]) -> tuple[Counter[int], int, int]:
+        """How many of these chunks contain each term, how many chunks there are, and their total length."""
         found: Counter[int] = Counter()
+        count = length = 0
         for chunk_id in chunk_ids:
-            row = db.execute("SELECT terms FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
+            row = db.execute("SELECT terms, n_terms FROM chunks WHERE chunk_id = ?", (chunk_id,)).fetchone()
             if row:
                 found.update(np.frombuffer(row[0], dtype=np.uint32).tolist())
-        return found
+                count += 1
+                length += row[1]
+        return found, count, length
 
     @staticmethod
-    def _apply_df(db: sqlite3.Connection, delta: Counter[int]) -> None:
+    def _apply_df(db: sqlite3.Connection, delta: Counter[int], totals: Sequence[int]) -> None:
         changes = [(term, change) for term, change in delta.items() if change]
         db.executemany("INSERT INTO term_df(term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
                        changes)
         db.execute("DELETE FROM term_df WHERE df <= 0")
+        db.execute("UPDATE corpus_totals SET chunks = chunks + ?, terms = terms + ? WHERE id = 1", tuple(totals))
 
     def chunks_embedding(self, hashes: Sequence[str]) -> dict[str, str]:
         """For each embedded-text hash, a ready chunk that has it (its vector can be reused)."""
@@ -352,7 +364,8 @@ class Registry:
             for doc_id in doc_ids:
                 live = [row[0] for row in db.execute(
                     "SELECT chunk_id FROM chunks WHERE doc_id = ? AND state != ?", (doc_id, DELETING))]
-                self._apply_df(db, Counter({t: -n for t, n in self._terms_of(db, live).items()}))
+                removed, count, length = self._terms_of(db, live)
+                self._apply_df(db, Counter({t: -n for t, n in removed.items()}), (-count, -length))
                 db.execute("UPDATE documents SET state = ? WHERE doc_id = ?", (DELETING, doc_id))
                 db.execute("UPDATE chunks SET state = ? WHERE doc_id = ?", (DELETING, doc_id))
 

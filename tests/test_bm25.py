@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 from rank_bm25 import BM25Okapi
 
@@ -106,3 +108,21 @@ def test_bm25_weights_formula():
     weights = bm25_weights(np.array([1.0, 3.0]), doc_len=10, avg_len=20, k1=1.2, b=0.75)
     norm = 1.2 * (1 - 0.75 + 0.75 * 10 / 20)
     assert weights == pytest.approx([2.2 / (1 + norm), 3 * 2.2 / (3 + norm)])
+
+
+def test_running_totals_equal_a_recount(tmp_path, embedder):
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(chunker="fixed", chunk_size=16, chunk_overlap=0),
+                           embedder=embedder) as kb:
+        kb.ingest([Document(f"d{i}", f"Note {i}: " + "the cafeteria serves soup and bread on Mondays. " * (i + 1))
+                   for i in range(6)])
+        kb.delete("d2")
+        kb.ingest(Document("d3", "A much shorter replacement text."))
+        registry = kb._registry
+        recount = registry._db.execute(
+            "SELECT COUNT(*), SUM(n_terms) FROM chunks WHERE state != 'deleting'").fetchone()
+        assert registry.term_counts() == tuple(recount)
+        terms = {}
+        for (blob,) in registry._db.execute("SELECT terms FROM chunks"):
+            for term in np.frombuffer(blob, dtype=np.uint32).tolist():
+                terms[term] = terms.get(term, 0) + 1
+        assert registry.document_frequencies(sorted(terms)) == terms

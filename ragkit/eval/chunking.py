@@ -70,7 +70,7 @@ def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQ
     for spec in specs:
         kind, size = parse_chunker_spec(spec)
         config = KBConfig(embedder=embedder.name, chunker=kind, chunk_size=size, chunk_overlap=min(32, size // 4),
-                          chunk_min_size=min(32, size), bm25_tokenizer=bm25_tokenizer)
+                          bm25_tokenizer=bm25_tokenizer)
         row: dict = {"chunker": kind.value, "size": size}
         try:
             chunker = build_chunker(embedder, config)

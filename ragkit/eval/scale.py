@@ -1,0 +1,105 @@
+"""``ragkit eval scale``: build time, peak memory, disk and query latency at 100k–1M chunks on one machine.
+
+Chunks are realistic text — sentences of a BEIR corpus recombined into passages, so term statistics look like real
+ones — but their dense vectors come from a cheap random projection of hashed words instead of a neural model
+(embedding a million chunks on a CPU takes hours; the index does not care where vectors come from). Everything else
+is the real pipeline: cleaning, duplicate keys, chunking, BM25, the registry and the Qdrant index.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ragkit.config import KBConfig
+from ragkit.eval.chunking import disk_bytes
+from ragkit.eval.metrics import percentile
+from ragkit.kb import KnowledgeBase
+from ragkit.records import Document
+from ragkit.text import split_sentences
+
+
+class ProjectionEmbedder:
+    """Benchmark-only: a fixed random projection of hashed word counts to 384 dimensions (no model, no meaning
+    beyond word overlap). Tokens are whitespace-separated words."""
+
+    name = "benchmark:hashed-projection-384"
+    dimension = 384
+    max_tokens = 254
+
+    def __init__(self, seed: int = 0, buckets: int = 4096) -> None:
+        self._projection = np.random.default_rng(seed).standard_normal((buckets, self.dimension)).astype(np.float32)
+        self._buckets = buckets
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        spans, start = [], None
+        for i, ch in enumerate(text):
+            if ch.isspace():
+                if start is not None:
+                    spans.append((start, i))
+                    start = None
+            elif start is None:
+                start = i
+        if start is not None:
+            spans.append((start, len(text)))
+        return spans
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        counts = np.zeros((len(texts), self._buckets), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                counts[row, zlib.crc32(word.encode()) % self._buckets] += 1.0
+        vectors = counts @ self._projection
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+def synthetic_passages(corpus: Sequence[Document], count: int, seed: int = 0) -> list[Document]:
+    """``count`` passages of 3–8 sentences drawn from the corpus's sentences (each passage is one chunk)."""
+    sentences = [d.text[a:b] for d in corpus for a, b in split_sentences(d.text) if 40 < b - a < 400]
+    rng = random.Random(seed)
+    return [Document(f"synthetic-{i}", " ".join(rng.sample(sentences, rng.randint(3, 8)))) for i in range(count)]
+
+
+def measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int = 2000,
+                  folder: str | Path | None = None) -> dict:
+    embedder = ProjectionEmbedder()
+    config = KBConfig(embedder=embedder.name, chunker="fixed", chunk_size=254, chunk_overlap=0)
+    passages = synthetic_passages(corpus, chunks)
+    with tempfile.TemporaryDirectory(prefix="ragkit-scale-") as scratch:
+        path = Path(folder or scratch) / f"kb-{chunks}"
+        started = time.perf_counter()
+        with KnowledgeBase.open(path, config, embedder=embedder) as kb:
+            for begin in range(0, len(passages), batch):
+                kb.ingest(passages[begin : begin + batch], batch_size=500)
+            build_s = time.perf_counter() - started
+            stats = kb.stats()
+            for query in queries[:20]:  # warm the caches
+                kb.search(query, k=10)
+            latencies = []
+            for query in queries:
+                began = time.perf_counter()
+                kb.search(query, k=10)
+                latencies.append((time.perf_counter() - began) * 1000.0)
+        disk = disk_bytes(path)
+    return {
+        "chunks": stats["chunks"],
+        "documents": stats["documents"],
+        "build_s": round(build_s, 1),
+        "chunks_per_s": round(stats["chunks"] / build_s, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "disk_mb": round(disk / 2**20, 1),
+        "hybrid_p50_ms": round(percentile(latencies, 50), 2),
+        "hybrid_p95_ms": round(percentile(latencies, 95), 2),
+        "queries": len(latencies),
+        "vectors": "random projection of hashed words (benchmark only)",
+    }
