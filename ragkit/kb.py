@@ -246,8 +246,8 @@ class KnowledgeBase:
 
     def refresh_bm25(self, tolerance: float = 0.1) -> bool:
         """Re-encode every BM25 vector if the average chunk length drifted more than ``tolerance`` (relative) from
-        the one the vectors were encoded with; True if it did. Ingest and delete call this (IDF needs no help: the
-        index computes it from live statistics)."""
+        the one the vectors were encoded with; True if it did. Ingest and delete call this (IDF needs no refresh: each
+        query computes it from the registry's document frequencies)."""
         self._check_open()
         stored = self._registry.get_meta(_AVG_LEN_KEY)
         chunks, terms = self._registry.term_counts()
@@ -320,7 +320,7 @@ class KnowledgeBase:
         return len(missing)
 
     def _apply_deletions(self) -> None:
-        self._index.delete(list(self._registry.pending_work().to_delete))
+        self._index.delete(self._registry.deleting_chunk_ids())
         self._index.flush()
         self._registry.finish()
 

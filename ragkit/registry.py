@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS documents (
     elements    TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS documents_by_text_hash ON documents(text_hash);
+CREATE INDEX IF NOT EXISTS documents_unfinished ON documents(state) WHERE state != 'ready';
 CREATE TABLE IF NOT EXISTS signatures (
     doc_id    TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
     signature BLOB NOT NULL
@@ -195,6 +196,9 @@ class Registry:
                 chunk = Chunk(chunk_id, doc_id, ordinal, begin, end, text, context, json.loads(chunk_meta))
                 found[chunk_id] = StoredChunk(chunk, source, json.loads(doc_meta))
         return found
+
+    def deleting_chunk_ids(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (DELETING,))]
 
     def pending_work(self) -> PendingWork:
         pending = self._db.execute("SELECT chunk_id FROM chunks WHERE state = ?", (PENDING,)).fetchall()
