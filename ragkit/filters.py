@@ -95,3 +95,28 @@ def parse_filter(spec: Mapping[str, Any] | None) -> tuple[Condition, ...]:
         else:
             raise ConfigError(f"filter on {key!r}: match a string, integer or boolean, or give a range; got {value!r}")
     return tuple(conditions)
+
+
+def matches(conditions: tuple[Condition, ...], payload: Mapping[str, Any]) -> bool:
+    """Whether a point's payload (``document_payload``) meets every condition, as the index would judge it: a list
+    field matches when any of its values does. For results that do not come from the index (graph retrieval)."""
+    for condition in conditions:
+        value = payload.get(condition.key) if condition.key in DOCUMENT_KEYS else payload.get("meta", {}).get(condition.key)
+        values = value if isinstance(value, list) else [] if value is None else [value]
+        if not any(_meets(condition, v) for v in values):
+            return False
+    return True
+
+
+def _meets(condition: Condition, value: Any) -> bool:
+    if isinstance(condition, Match):
+        return any(v == value and isinstance(v, bool) == isinstance(value, bool) for v in condition.values)
+    try:
+        value = datetime.fromisoformat(value).timestamp() if condition.dates else float(value)
+        bounds = [datetime.fromisoformat(b).timestamp() if condition.dates and b is not None else b
+                  for b in (condition.gt, condition.gte, condition.lt, condition.lte)]
+    except (TypeError, ValueError):
+        return False
+    gt, gte, lt, lte = bounds
+    return ((gt is None or value > gt) and (gte is None or value >= gte) and (lt is None or value < lt)
+            and (lte is None or value <= lte))

@@ -10,11 +10,12 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ragkit.answer import ExtractiveAnswerer
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
-from ragkit.config import IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
+from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
 from ragkit.embed import Embedder, make_embedder
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.filters import document_payload
+from ragkit.graph import GraphRanker, GraphStore, GraphView, SpacyExtractor, open_graph_store
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
 from ragkit.records import (
@@ -63,6 +64,7 @@ class KnowledgeBase:
         embedder: Embedder,
         chunker: Chunker,
         retrieval: RetrievalConfig,
+        graph: GraphStore | None = None,
     ) -> None:
         self.path = path
         self.config = config
@@ -76,7 +78,10 @@ class KnowledgeBase:
                                     tokenizer=config.bm25_tokenizer)
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
-        self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval)
+        self._graph = graph
+        self._extractor = SpacyExtractor(config.graph.model) if graph is not None else None
+        ranker = GraphRanker(graph, self._extractor) if graph is not None and self._extractor is not None else None
+        self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval, ranker)
         self._answerer = ExtractiveAnswerer(embedder, self._encoder)
         self._closed = False
 
@@ -91,11 +96,13 @@ class KnowledgeBase:
         embedder: Embedder | None = None,
         index: VectorIndex | None = None,
         retrieval: RetrievalConfig | None = None,
+        graph: GraphStore | None = None,
     ) -> KnowledgeBase:
         """Create the knowledge base at ``path`` or reopen it.
 
         ``config`` applies when creating; when reopening it must match what is stored (or be omitted).
-        ``embedder`` and ``index`` let callers pass already-built parts (the embedder must be the configured model).
+        ``embedder``, ``index`` and ``graph`` (a graph store) let callers pass already-built parts (the embedder must be
+        the configured model).
         ``retrieval`` holds query-time choices — fusion, weights, reranker — that are not stored.
         """
         directory = Path(path).expanduser().absolute()
@@ -123,8 +130,13 @@ class KnowledgeBase:
             if stored is None:
                 save_config(directory, config)  # only once the settings have proved usable
             index = index or _open_index(directory, config, embedder.dimension)
+            if graph is not None and config.graph.kind is GraphKind.NONE:
+                raise ConfigError("a graph store was passed for a knowledge base without a graph; create it with "
+                                  "KBConfig(graph='embedded') or KBConfig(graph='neo4j')")
+            if graph is None and config.graph.kind is not GraphKind.NONE:
+                graph = open_graph_store(config.graph, directory)
             kb = cls(directory, config, lock, Registry(directory / "registry.sqlite"), index, embedder, chunker,
-                     retrieval or RetrievalConfig())
+                     retrieval or RetrievalConfig(), graph)
         except BaseException:
             lock.release()
             raise
@@ -143,6 +155,8 @@ class KnowledgeBase:
         try:
             self._index.close()
             self._registry.close()
+            if self._graph is not None:
+                self._graph.close()
         finally:
             self._lock.release()
 
@@ -204,6 +218,7 @@ class KnowledgeBase:
             report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
         # A first build fixed the average length from its first batch: make it exact while that is cheap.
         self.refresh_bm25(tolerance=0.0 if first_build else 0.1)
+        self._index.optimize()
         return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
 
     def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
@@ -215,6 +230,7 @@ class KnowledgeBase:
             return False
         self._delete_documents([row.doc_id])
         self.refresh_bm25()
+        self._index.optimize()
         return True
 
     def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome, chunker: ChunkerKind | None) -> _Prepared:
@@ -293,6 +309,7 @@ class KnowledgeBase:
         for prepared in batch:  # chunks an update kept still carry the old metadata
             if prepared.outcome is Outcome.UPDATED:
                 self._index.set_payload(prepared.write.document.id, payloads[prepared.write.document.id])
+        self._write_graph([(p.write.document.id, p.write.chunks) for p in batch])
         self._apply_deletions()
         report.extend(
             SourceOutcome(p.write.document.source, p.outcome, len(p.write.chunks), elements=len(p.write.document.elements))
@@ -324,9 +341,28 @@ class KnowledgeBase:
         self._index.flush()
         self._registry.finish()
 
+    def rebuild_graph(self, batch_size: int = 64) -> dict[str, int]:
+        """Extract every document's entities and relations again (after changing the spaCy model or upgrading
+        ragkit); returns the graph's counts."""
+        self._check_open()
+        self.graph  # noqa: B018 - raises the clear error when there is no graph
+        self._finish_pending_work()
+        rows = self._registry.documents_under("")
+        for begin in range(0, len(rows), batch_size):
+            self._write_graph([(row.doc_id, self._registry.document_chunks(row.doc_id))
+                               for row in rows[begin : begin + batch_size]])
+        return self.graph.stats()
+
+    def _write_graph(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> None:
+        """Replace these documents' entities and relations in the graph (part of step 2, beside the index)."""
+        if self._graph is not None and self._extractor is not None and documents:
+            self._graph.replace(self._extractor.extract(documents))
+
     def _delete_documents(self, doc_ids: Sequence[str]) -> None:
         if doc_ids:
             self._registry.begin_delete(doc_ids)
+            if self._graph is not None:
+                self._graph.delete(doc_ids)
             self._apply_deletions()
 
     def _finish_pending_work(self) -> None:
@@ -342,6 +378,9 @@ class KnowledgeBase:
         )
         for doc_id, payload in payloads.items():
             self._index.set_payload(doc_id, payload)
+        if self._graph is not None and work.deleting_documents:
+            self._graph.delete(work.deleting_documents)
+        self._write_graph([(d.id, self._registry.document_chunks(d.id)) for d in work.documents])
         self._apply_deletions()
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -371,6 +410,14 @@ class KnowledgeBase:
         """A document by source, document id, or a relative path to a file."""
         key = str(source_or_doc_id)
         return self._registry.find(key) or self._registry.find(str(Path(key).expanduser().absolute()))
+
+    @property
+    def graph(self) -> GraphView:
+        """The entity graph, to explore: ``kb.graph.entity("Holmes")``, ``kb.graph.paths(a, b)``, ``to_networkx()``."""
+        self._check_open()
+        if self._graph is None:
+            raise ConfigError(f"knowledge base {self.path} has no entity graph; create it with KBConfig(graph='embedded')")
+        return GraphView(self._graph)
 
     def stats(self) -> dict[str, Any]:
         self._check_open()

@@ -199,6 +199,27 @@ class Hit:
     score: float
     found_by: Mapping[str, RetrieverScore]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    graph: GraphEvidence | None = None
+
+
+@dataclass(frozen=True)
+class GraphEdge:
+    """One step of graph evidence: ``source`` —``label``→ ``target`` (entity keys), stated in these chunks."""
+
+    source: str
+    label: str
+    target: str
+    chunk_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GraphEvidence:
+    """Why graph retrieval ranked a hit: from a query entity (``start``) along ``path`` to ``entity``, which the
+    hit mentions; an empty path means the hit names the query entity itself."""
+
+    start: str
+    path: tuple[GraphEdge, ...]
+    entity: str
 
 
 class AnswerStatus(str, Enum):

@@ -119,9 +119,10 @@ class PendingWork:
     to_index: tuple[StoredChunk, ...]
     to_delete: tuple[str, ...]
     documents: tuple[Document, ...] = ()
+    deleting_documents: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.to_index or self.to_delete or self.documents)
+        return bool(self.to_index or self.to_delete or self.documents or self.deleting_documents)
 
 
 class Registry:
@@ -137,8 +138,8 @@ class Registry:
     def close(self) -> None:
         self._db.close()
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -206,7 +207,16 @@ class Registry:
         stored = self.chunks([row[0] for row in pending])
         writing = self._db.execute("SELECT doc_id FROM documents WHERE state = ?", (PENDING,)).fetchall()
         documents = tuple(d for (doc_id,) in writing if (d := self.load_document(doc_id)) is not None)
-        return PendingWork(tuple(stored[row[0]] for row in pending), tuple(row[0] for row in deleting), documents)
+        gone = self._db.execute("SELECT doc_id FROM documents WHERE state = ?", (DELETING,)).fetchall()
+        return PendingWork(tuple(stored[row[0]] for row in pending), tuple(row[0] for row in deleting), documents,
+                           tuple(row[0] for row in gone))
+
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """A document's current chunks (ready or pending), in order."""
+        ids = [row[0] for row in self._db.execute(
+            "SELECT chunk_id FROM chunks WHERE doc_id = ? AND state != ? ORDER BY ordinal", (doc_id, DELETING))]
+        found = self.chunks(ids)
+        return [found[chunk_id].chunk for chunk_id in ids if chunk_id in found]
 
     def iter_chunks(self, batch: int = 2000):
         """Every ready or pending chunk, in batches (for re-encoding the whole index)."""
@@ -382,7 +392,7 @@ class Registry:
             db.execute("UPDATE documents SET state = ? WHERE state = ?", (READY, PENDING))
 
 
-class _Transaction:
+class Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on an exception."""
 
     def __init__(self, db: sqlite3.Connection) -> None:

@@ -15,20 +15,24 @@ from typing import Any, Iterator, Mapping
 from ragkit.config import parse_enum
 from ragkit.embed import Embedder
 from ragkit.errors import ConfigError
-from ragkit.filters import parse_filter
+from ragkit.filters import document_payload, matches, parse_filter
+from ragkit.fusion import reciprocal_rank_fusion
+from ragkit.graph.rank import GraphRanker
 from ragkit.index.base import EngineFusion, FusionQuery, IndexQuery, ScoredId, VectorIndex, VectorName
-from ragkit.records import Hit, RetrieverScore
+from ragkit.records import GraphEvidence, Hit, RetrieverScore
 from ragkit.registry import Registry
 from ragkit.rerank import Reranker, make_reranker
 from ragkit.sparse import BM25Encoder
 
 
 class SearchMode(str, Enum):
-    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), or ``hybrid`` (both, fused)."""
+    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), ``hybrid`` (both, fused), or ``graph``
+    (hybrid, then a walk over the entity graph from the query's entities and the top hits, fused with it)."""
 
     DENSE = "dense"
     SPARSE = "sparse"
     HYBRID = "hybrid"
+    GRAPH = "graph"
 
 
 @dataclass(frozen=True)
@@ -81,12 +85,13 @@ class Retriever:
     """Runs the retrievers a mode asks for, fuses them in the index, and hydrates and reranks the hits."""
 
     def __init__(self, index: VectorIndex, registry: Registry, embedder: Embedder, encoder: BM25Encoder,
-                 config: RetrievalConfig = RetrievalConfig()) -> None:
+                 config: RetrievalConfig = RetrievalConfig(), graph: GraphRanker | None = None) -> None:
         self._index = index
         self._registry = registry
         self._embedder = embedder
         self._encoder = encoder
         self.config = config
+        self._graph = graph
         self._reranker: Reranker | None = make_reranker(config.reranker)
 
     def search(self, query: str, k: int = 10, mode: SearchMode | str = SearchMode.HYBRID,
@@ -99,6 +104,12 @@ class Retriever:
         conditions = parse_filter(filter)
         config = self.config
         keep = max(k, config.rerank_depth) if self._reranker else k  # the reranker reorders more than it returns
+        graph = mode is SearchMode.GRAPH
+        if graph:
+            if self._graph is None:
+                raise ConfigError("this knowledge base has no entity graph; create it with "
+                                  "KBConfig(graph='embedded') (or 'neo4j') to use mode 'graph'")
+            mode, keep = SearchMode.HYBRID, max(keep, config.candidates)
         depth = keep if mode is not SearchMode.HYBRID else max(2 * keep, config.candidates)
         timings: dict[str, float] = {}
 
@@ -130,6 +141,12 @@ class Retriever:
         fused = [(point.id, point.score) for point in final[:keep]]
         timings["fuse"] = _ms_since(started)  # assembly here; the fusion itself ran inside "retrieve"
 
+        evidence: Mapping[str, GraphEvidence] = {}
+        if graph and self._graph is not None:
+            started = time.perf_counter()
+            fused, evidence = self._graph_fuse(query, fused, found_by, conditions)
+            timings["graph"] = _ms_since(started)
+
         started = time.perf_counter()
         stored = self._registry.chunks([chunk_id for chunk_id, _ in fused])
         hits = tuple(
@@ -143,6 +160,7 @@ class Retriever:
                 score=score,
                 found_by=found_by.get(chunk_id, {}),
                 metadata={**stored[chunk_id].metadata, **stored[chunk_id].chunk.metadata},
+                graph=evidence.get(chunk_id),
             )
             for chunk_id, score in fused
             if chunk_id in stored
@@ -154,6 +172,22 @@ class Retriever:
             hits = rerank(self._reranker, query, hits[:depth]) + hits[depth:]
             timings["rerank"] = _ms_since(started)
         return SearchResult(query, hits[:k], timings)
+
+    def _graph_fuse(self, query: str, hybrid: list[tuple[str, float]], found_by: dict[str, dict[str, RetrieverScore]],
+                    conditions: tuple) -> tuple[list[tuple[str, float]], Mapping[str, GraphEvidence]]:
+        """The hybrid ranking fused (RRF) with the graph walk's; records each chunk's graph rank in ``found_by``."""
+        assert self._graph is not None
+        ranking = self._graph.rank(query, [chunk_id for chunk_id, _ in hybrid], self._registry.term_counts()[0])
+        walked = list(ranking.chunks)
+        if conditions:  # the walk leaves the index, so the filter is checked here
+            stored = self._registry.chunks([chunk_id for chunk_id, _ in walked])
+            walked = [(c, s) for c, s in walked if c in stored and matches(
+                conditions, document_payload(stored[c].chunk.doc_id, stored[c].source, stored[c].metadata))]
+        for rank, (chunk_id, score) in enumerate(walked, start=1):
+            found_by.setdefault(chunk_id, {})["graph"] = RetrieverScore(rank, score)
+        fused = reciprocal_rank_fusion({"hybrid": [c for c, _ in hybrid], "graph": [c for c, _ in walked]},
+                                       k=self.config.rrf_k)
+        return fused[: len(hybrid)], ranking.evidence
 
 
 def rerank(reranker: Reranker, query: str, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:

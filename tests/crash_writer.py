@@ -37,6 +37,9 @@ class CrashingIndex:
         if self.armed and self._step == "before-finish":
             os._exit(3)
 
+    def optimize(self):
+        self._inner.optimize()
+
     def search(self, queries):
         return self._inner.search(queries)
 

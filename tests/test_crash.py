@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from support import write_corpus
 
-from ragkit import KnowledgeBase
+from ragkit import KBConfig, KnowledgeBase
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,3 +48,29 @@ def test_interrupted_delete_is_completed_on_reopen(tmp_path, embedder):
         assert kb.check() == {"missing_from_index": 0, "unknown_in_index": 0}
         assert kb.stats()["documents"] == 3
         assert all(Path(hit.source).name != "security.txt" for hit in kb.search("password length", k=4))
+
+
+def _graph_rows(kb: KnowledgeBase) -> tuple[list, list]:
+    from dataclasses import astuple
+
+    return sorted(map(astuple, kb._graph.mentions())), sorted(map(astuple, kb._graph.relations()))
+
+
+@pytest.mark.parametrize("step", ["before-upsert", "before-finish", "before-delete"])
+def test_an_interrupted_write_leaves_the_graph_a_rebuild_would_make(tmp_path, embedder, step):
+    docs = write_corpus(tmp_path / "docs")
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest(docs / "vacation.md" if step != "before-delete" else docs)
+    (docs / "vacation.md").write_text("Since 2027, Northwind Traders gives 30 days of paid vacation; Maria Lopez in "
+                                      "Lisbon approves them.")
+    _crash(tmp_path / "kb", docs, step)
+
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        assert kb.stats()["unfinished_chunks"] == 0
+        recovered = _graph_rows(kb)
+        assert recovered[0], "the graph is empty"
+        kb.rebuild_graph()
+        assert _graph_rows(kb) == recovered
+        assert {m.chunk_id for m in kb._graph.mentions()} <= kb._registry.all_chunk_ids()  # nothing deleted lingers
+        if step != "before-delete":
+            assert kb.graph.entity("Maria Lopez") is not None

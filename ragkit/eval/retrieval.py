@@ -42,6 +42,7 @@ def evaluate_retrieval(
             report = kb.ingest(list(dataset.corpus.values()), batch_size=256)
             ingest_s = time.perf_counter() - started
             chunks = kb.stats()["chunks"]
+            graph = kb.graph.stats() if kb.config.graph.kind.value != "none" else None
             results = []
             for mode in modes:
                 run: dict[str, list[str]] = {}
@@ -63,6 +64,7 @@ def evaluate_retrieval(
                     "queries": len(dataset.queries),
                     "ingest_s": round(ingest_s, 2),
                     "chunks_embedded": report.chunks_embedded,
+                    **({"graph": graph} if graph else {}),
                     "query_p50_ms": round(percentile(latencies, 50), 2),
                     "query_p95_ms": round(percentile(latencies, 95), 2),
                 })

@@ -122,5 +122,11 @@ class EdgeIndex:
     def flush(self) -> None:
         self._shard.flush()
 
+    def optimize(self) -> None:
+        """Run Qdrant's segment optimizers in-process (a server runs them in the background): segments past the
+        indexing threshold get their HNSW graph. Without it, search scans vectors — 48 ms at 40k points here, against
+        a few ms once indexed."""
+        self._shard.optimize()
+
     def close(self) -> None:
         self._shard.close()

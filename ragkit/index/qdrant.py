@@ -126,6 +126,9 @@ class QdrantIndex:
             if offset is None:
                 return found
 
+    def optimize(self) -> None:
+        """Nothing to do: a Qdrant server optimizes in the background (local mode has no HNSW)."""
+
     def flush(self) -> None:
         """Server writes are acknowledged with ``wait=True``; nothing is buffered here."""
 

