@@ -105,6 +105,9 @@ def _graph(args: argparse.Namespace) -> Any:
         view = kb.graph
         if args.action == "stats":
             return view.stats()
+        if args.action == "communities":
+            return {"communities": [{"size": c.size, "entities": list(c.entities),
+                                     "sentences": [text for *_, text in c.sentences]} for c in view.communities()]}
         if args.action == "export":
             if len(args.names) != 1:
                 raise ConfigError("graph export takes one FILE.graphml")
@@ -351,9 +354,10 @@ def _parser() -> argparse.ArgumentParser:
     stats = _command(sub, "stats", "counts of documents and chunks", _stats, _render_mapping)
     stats.add_argument("--check", action="store_true", help="also compare the index with the registry")
 
-    graph = _command(sub, "graph", "explore the entity graph: an entity, paths between two, stats, GraphML export",
+    graph = _command(sub, "graph", "explore the entity graph: an entity, paths between two, communities (main themes), "
+                     "stats, GraphML export",
                      _graph, _render_mapping)
-    graph.add_argument("action", choices=["entity", "paths", "stats", "export"])
+    graph.add_argument("action", choices=["entity", "paths", "communities", "stats", "export"])
     graph.add_argument("names", nargs="*", help="entity NAME | paths NAME NAME | export FILE.graphml")
     graph.add_argument("--max-hops", type=int, default=3)
 

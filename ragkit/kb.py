@@ -417,7 +417,15 @@ class KnowledgeBase:
         self._check_open()
         if self._graph is None:
             raise ConfigError(f"knowledge base {self.path} has no entity graph; create it with KBConfig(graph='embedded')")
-        return GraphView(self._graph)
+        return GraphView(self._graph, self._sentence_text)
+
+    def _sentence_text(self, chunk_id: str, start: int, end: int) -> str:
+        """The text at document offsets ``start:end`` of the document that holds a chunk."""
+        stored = self._registry.chunks([chunk_id]).get(chunk_id)
+        if stored is None:
+            return ""
+        chunk = stored.chunk
+        return chunk.text[max(start, chunk.start) - chunk.start : min(end, chunk.end) - chunk.start]
 
     def stats(self) -> dict[str, Any]:
         self._check_open()

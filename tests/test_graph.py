@@ -210,3 +210,21 @@ def test_neo4j_and_embedded_graphs_give_the_same_results(tmp_path, embedder, neo
         neo.delete("film.txt")
         neo.delete("director.txt")
         assert neo.graph.entity("Arvid Kesselring") is None
+
+
+def test_communities_summarize_the_main_themes(tmp_path, embedder) -> None:
+    science = [
+        Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris. Marie Curie and Pierre Curie studied "
+                              "radium at the Sorbonne in Paris."),
+        Document("sorbonne.txt", "The Sorbonne in Paris honoured Marie Curie. Pierre Curie lectured at the Sorbonne."),
+    ]
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest([*CORPUS, *science])
+        communities = kb.graph.communities()
+        assert communities == kb.graph.communities()  # deterministic
+        curie = next(c for c in communities if "marie curie" in c.entities)
+        assert {"pierre curie", "sorbonne", "paris"} <= set(curie.entities)
+        assert "arvid kesselring" not in curie.entities
+        chunk_id, start, end, sentence = curie.sentences[0]
+        assert "Curie" in sentence
+        assert sentence in {kb.document(name).text[start:end] for name in ("curie.txt", "sorbonne.txt")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragkit.config import GraphKind, GraphSettings
-from ragkit.graph.explore import EntityInfo, GraphView
+from ragkit.graph.explore import Community, EntityInfo, GraphView
 from ragkit.graph.extract import DocumentGraph, Extractor, Mention, Relation, SpacyExtractor
 from ragkit.graph.rank import GraphRanker, GraphRanking, personalized_pagerank
 from ragkit.graph.resolve import normalize_name, resolve_aliases
@@ -26,7 +26,7 @@ def open_graph_store(settings: GraphSettings, directory: Path) -> GraphStore:
 
 
 __all__ = [
-    "DocumentGraph", "EmbeddedGraphStore", "EntityInfo", "Extractor", "GraphRanker", "GraphRanking", "GraphStore",
+    "Community", "DocumentGraph", "EmbeddedGraphStore", "EntityInfo", "Extractor", "GraphRanker", "GraphRanking", "GraphStore",
     "GraphView", "Mention", "Relation", "SpacyExtractor", "normalize_name", "open_graph_store",
     "personalized_pagerank", "resolve_aliases",
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ragkit.graph.extract import Mention, Relation
 from ragkit.graph.resolve import normalize_name
@@ -38,6 +38,18 @@ class EntityInfo:
         return sorted(linked.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
+@dataclass(frozen=True)
+class Community:
+    """A cluster of entities that the corpus keeps mentioning together, summarized extractively: its most mentioned
+    entities and the sentences that name the most of them (``(chunk id, start, end, text)``, offsets into the
+    document)."""
+
+    id: int
+    size: int
+    entities: tuple[str, ...]
+    sentences: tuple[tuple[str, int, int, str], ...]
+
+
 def merge_relations(relations: Iterable[Relation]) -> list[GraphEdge]:
     """Relations merged per (source, label, target), each with the chunks that state it."""
     stated: dict[tuple[str, str, str], set[str]] = defaultdict(set)
@@ -49,8 +61,36 @@ def merge_relations(relations: Iterable[Relation]) -> list[GraphEdge]:
 class GraphView:
     """Read-only exploration of a knowledge base's graph (``kb.graph``)."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, sentence_text: Callable[[str, int, int], str] | None = None) -> None:
         self._store = store
+        self._sentence_text = sentence_text or (lambda chunk_id, start, end: "")
+
+    def communities(self, *, min_size: int = 3, top_entities: int = 8, top_sentences: int = 3,
+                    resolution: float = 1.0, seed: int = 0) -> list[Community]:
+        """Louvain communities (networkx; Blondel et al. 2008) of the entity graph weighted by how many sentences link
+        each pair, largest first, for "what are the main themes" questions. Deterministic for a given ``seed``."""
+        import networkx as nx
+
+        graph = nx.Graph()
+        for relation in self._store.relations():
+            if relation.source != relation.target:
+                weight = graph.get_edge_data(relation.source, relation.target, {"weight": 0.0})["weight"]
+                graph.add_edge(relation.source, relation.target, weight=weight + relation.weight)
+        parts = nx.community.louvain_communities(graph, weight="weight", resolution=resolution, seed=seed)
+        parts = sorted((sorted(p) for p in parts if len(p) >= min_size), key=lambda p: (-len(p), p))
+        found = []
+        for number, members in enumerate(parts):
+            mentions = self._store.mentions(entities=members)
+            counts = Counter(m.entity for m in mentions)
+            in_sentence: dict[tuple[str, int, int], set[str]] = defaultdict(set)
+            for m in mentions:
+                in_sentence[(m.chunk_id, m.sentence_start, m.sentence_end)].add(m.entity)
+            best = sorted(in_sentence, key=lambda s: (-len(in_sentence[s]), s))[:top_sentences]
+            found.append(Community(
+                number, len(members), tuple(sorted(counts, key=lambda e: (-counts[e], e))[:top_entities]),
+                tuple((chunk, start, end, self._sentence_text(chunk, start, end)) for chunk, start, end in best),
+            ))
+        return found
 
     def entity(self, name: str) -> EntityInfo | None:
         """The entity a name stands for (any surface form: "Holmes's", "the WHO"), or None."""
