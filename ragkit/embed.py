@@ -44,6 +44,27 @@ class TokenSpans(Protocol):
     def __call__(self, text: str) -> list[tuple[int, int]]: ...
 
 
+def untruncated_copy(tokenizer: Any) -> Any:
+    """A copy of a Hugging Face fast tokenizer's backend without truncation or padding, for exact token offsets."""
+    backend = tokenizer.backend_tokenizer
+    copy = type(backend).from_str(backend.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
+def load_flag_model(class_name: str, path: str, model_id: str, purpose: str) -> Any:
+    """A FlagEmbedding model class (``BGEM3FlagModel``, ``FlagReranker``) loaded on the CPU in full precision."""
+    try:
+        import FlagEmbedding
+    except ImportError as exc:
+        raise MissingExtraError("FlagEmbedding", "flag", purpose) from exc
+    try:
+        return getattr(FlagEmbedding, class_name)(path, use_fp16=False, devices="cpu")
+    except Exception as exc:
+        raise ModelLoadError(f"could not load {purpose.lower()} model '{model_id}': {exc}") from exc
+
+
 def resolve_model_path(model: str) -> str:
     """Map a model id to what to load: a local folder if ``model`` is one, packaged weights if we ship them, else the id."""
     if not model or not model.strip():
@@ -106,11 +127,7 @@ class SentenceTransformerEmbedder:
 
     @cached_property
     def _tokenizer(self) -> Any:
-        backend = self._model.tokenizer.backend_tokenizer
-        tokenizer = type(backend).from_str(backend.to_str())  # a copy: the model's own truncates at 128 tokens
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        return tokenizer
+        return untruncated_copy(self._model.tokenizer)  # the model's own truncates at 128 tokens
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
@@ -252,14 +269,7 @@ class FlagM3Embedder:
 
     @cached_property
     def _model(self) -> Any:
-        try:
-            from FlagEmbedding import BGEM3FlagModel
-        except ImportError as exc:
-            raise MissingExtraError("FlagEmbedding", "flag", "The BGE-M3 embedder") from exc
-        try:
-            return BGEM3FlagModel(self._path, use_fp16=False, devices="cpu")
-        except Exception as exc:
-            raise ModelLoadError(f"could not load BGE-M3 model '{self._model_id}': {exc}") from exc
+        return load_flag_model("BGEM3FlagModel", self._path, self._model_id, "The BGE-M3 embedder")
 
     @cached_property
     def dimension(self) -> int:
@@ -271,11 +281,7 @@ class FlagM3Embedder:
 
     @cached_property
     def _tokenizer(self) -> Any:
-        backend = self._model.tokenizer.backend_tokenizer
-        tokenizer = type(backend).from_str(backend.to_str())
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        return tokenizer
+        return untruncated_copy(self._model.tokenizer)
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)

@@ -19,7 +19,7 @@ from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-from ragkit.embed import resolve_model_path
+from ragkit.embed import load_flag_model, resolve_model_path
 from ragkit.errors import ConfigError, MissingExtraError, ModelLoadError
 
 
@@ -78,14 +78,7 @@ class FlagRerankerAdapter:
 
     @cached_property
     def _model(self) -> Any:
-        try:
-            from FlagEmbedding import FlagReranker
-        except ImportError as exc:
-            raise MissingExtraError("FlagEmbedding", "flag", "The FlagEmbedding reranker") from exc
-        try:
-            return FlagReranker(self._path, use_fp16=False, devices="cpu")
-        except Exception as exc:
-            raise ModelLoadError(f"could not load FlagEmbedding reranker '{self._model_id}': {exc}") from exc
+        return load_flag_model("FlagReranker", self._path, self._model_id, "The FlagEmbedding reranker")
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         if not passages:

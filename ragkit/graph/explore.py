@@ -98,13 +98,10 @@ class GraphView:
         mentions = tuple(sorted(self._store.mentions(entities=[key]), key=_mention_order))
         if not mentions:
             return None
-        surfaces = Counter(m.surface for m in mentions)
-        labels = Counter(m.label for m in mentions)
         return EntityInfo(
             key,
-            max(surfaces, key=lambda s: (surfaces[s], -len(s), s)),
-            max(labels, key=lambda label: (labels[label], label)),
-            tuple(sorted(surfaces)),
+            *_name_and_label(mentions),
+            tuple(sorted({m.surface for m in mentions})),
             mentions,
             tuple(merge_relations(self._store.relations([key]))),
         )
@@ -150,10 +147,8 @@ class GraphView:
         for m in self._store.mentions():
             by_entity[m.entity].append(m)
         for key, mentions in sorted(by_entity.items()):
-            surfaces = Counter(m.surface for m in mentions)
-            labels = Counter(m.label for m in mentions)
-            graph.add_node(key, name=max(surfaces, key=lambda s: (surfaces[s], -len(s), s)),
-                           label=max(labels, key=lambda label: (labels[label], label)), mentions=len(mentions))
+            name, label = _name_and_label(mentions)
+            graph.add_node(key, name=name, label=label, mentions=len(mentions))
         for edge in merge_relations(self._store.relations()):
             graph.add_edge(edge.source, edge.target, key=edge.label, label=edge.label, weight=len(edge.chunk_ids),
                            chunks=" ".join(edge.chunk_ids))
@@ -170,6 +165,15 @@ class GraphView:
         mentions = self._store.mentions()
         return {"entities": len({m.entity for m in mentions}), "mentions": len(mentions),
                 "relations": len(self._store.relations())}
+
+
+def _name_and_label(mentions: Iterable[Mention]) -> tuple[str, str]:
+    """An entity's display name and type: the surface form and label its mentions use most (ties: shorter, then
+    alphabetical)."""
+    surfaces = Counter(m.surface for m in mentions)
+    labels = Counter(m.label for m in mentions)
+    return (max(surfaces, key=lambda s: (surfaces[s], -len(s), s)),
+            max(labels, key=lambda label: (labels[label], label)))
 
 
 def _mention_order(m: Mention) -> tuple:

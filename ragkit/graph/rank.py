@@ -13,20 +13,24 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-from scipy import sparse
 
 from ragkit.graph.extract import CO_OCCURS, Extractor
 from ragkit.graph.store import GraphStore
 from ragkit.records import GraphEdge, GraphEvidence
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 
 def personalized_pagerank(adjacency: sparse.spmatrix, reset: np.ndarray, damping: float = 0.5,
                           iterations: int = 100, tolerance: float = 1e-10) -> np.ndarray:
     """The stationary distribution of a walk that follows an edge (chosen by weight) with probability ``damping``
     and jumps back to ``reset`` otherwise; nodes without edges send their walkers back to ``reset``."""
+    from scipy import sparse  # imported on first use: keeps scipy out of ``import ragkit``
+
     adjacency = sparse.csr_matrix(adjacency, dtype=np.float64)
     reset = np.asarray(reset, dtype=np.float64)
     reset = reset / reset.sum()
@@ -121,6 +125,8 @@ class GraphRanker:
                 rows.append(node[a])
                 cols.append(node[b])
                 weights.append(math.log1p(edge.weight))
+        from scipy import sparse
+
         size = len(node)
         upper = sparse.coo_matrix((weights, (rows, cols)), shape=(size, size))
         adjacency = (upper + upper.T).tocsr()
