@@ -1,4 +1,5 @@
-"""The embedded demo: build a knowledge base from examples/docs, then ask it questions — one it cannot answer.
+"""The embedded demo: build a knowledge base from examples/docs, then ask it questions — answered, partly answered,
+ambiguous, and one it cannot answer.
 
 Run from the repository root:  python examples/demo.py [--kb DIR]
 Running it again reuses the knowledge base: unchanged files are neither parsed nor embedded.
@@ -18,7 +19,10 @@ QUESTIONS = [
     "What is the hotel limit per night in Europe?",
     "How quickly must the on-call engineer acknowledge a page?",
     "What is the maximum payload of the Atlas arm?",
-    "What was Northwind's revenue last year?",  # not in the documents: the answer must say so
+    "What is the maximum payload of the Atlas arm and of the Hyperion drone?",  # partial: no Hyperion drone here
+    "How many days does this policy allow?",  # which policy? the answer asks
+    "What was Northwind's revenue last year?",  # Northwind is there, revenue is not: the answer must say so
+    "What is the boiling point of mercury?",  # nothing like it in the documents: no answer
 ]
 
 
@@ -36,6 +40,8 @@ def main() -> None:
             answer = kb.ask(question)
             print(f"Q: {question}")
             print(f"A ({answer.status.value}, confidence {answer.confidence:.2f}): {answer.text}")
+            if answer.clarifications:
+                print(f"   options: {'; '.join(answer.clarifications)}")
             for citation in answer.citations:
                 source = Path(citation.source).relative_to(DOCS)
                 print(f"   [{citation.number}] {source}, characters {citation.start}-{citation.end}")

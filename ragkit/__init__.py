@@ -1,5 +1,6 @@
 """ragkit: build and query knowledge bases with hybrid retrieval, cited answers and honest no-answers."""
 
+from ragkit.answer import Calibrator, LLMError, OpenAIChat
 from ragkit.config import IndexKind, IndexSettings, KBConfig
 from ragkit.embed import DEFAULT_EMBEDDER, Embedder, SentenceTransformerEmbedder
 from ragkit.errors import (
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_EMBEDDER",
     "Answer",
     "AnswerStatus",
+    "Calibrator",
     "Chunk",
     "Citation",
     "ConfigError",
@@ -53,8 +55,10 @@ __all__ = [
     "KnowledgeBase",
     "KnowledgeBaseError",
     "KnowledgeBaseLocked",
+    "LLMError",
     "MissingExtraError",
     "ModelLoadError",
+    "OpenAIChat",
     "Outcome",
     "RagkitError",
     "RetrievalConfig",

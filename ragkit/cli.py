@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import asdict, is_dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ragkit.chunkers import ChunkerKind
@@ -88,8 +89,73 @@ def _search(args: argparse.Namespace) -> SearchResult:
 
 
 def _ask(args: argparse.Namespace) -> Answer:
+    from ragkit.answer import OpenAIChat
+
+    llm = OpenAIChat(args.llm_model, args.llm_url) if args.llm_model else None
     with _open(args) as kb:
-        return kb.ask(args.question, mode=args.mode)
+        return kb.ask(args.question, mode=args.mode, llm=llm)
+
+
+def _calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    from ragkit.answer import Calibrator, auroc
+    from ragkit.answer.calibrator import CALIBRATOR_FILE
+
+    labelled = _labelled_questions(args.questions)
+    with _open(args) as kb:
+        answers = [kb.ask(question, mode=args.mode) for question, _ in labelled]
+        labels = [answerable for _, answerable in labelled]
+        calibrator = Calibrator.fit([a.signals for a in answers], labels,
+                                    max_false_abstention=args.max_false_abstention, fitted_on=f"{args.questions}: {len(labelled)} labelled questions")
+        calibrator.save(kb.path / CALIBRATOR_FILE)
+        confidences = [calibrator.probability(a.signals) for a in answers]
+        return {"written": str(kb.path / CALIBRATOR_FILE), "questions": len(labelled),
+                "answerable": sum(labels), "in_sample_auroc": round(auroc(confidences, labels), 4),
+                "threshold": calibrator.threshold}
+
+
+def _labelled_questions(path: str) -> list[tuple[str, bool]]:
+    """``{"question": ..., "answerable": true|false}`` per line."""
+    rows = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read labelled questions from {path} ({exc})") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            question, answerable = row["question"], row["answerable"]
+        except (ValueError, KeyError, TypeError):
+            expected = '{"question": "...", "answerable": true|false}'
+            raise ConfigError(f"{path} line {number}: expected {expected}") from None
+        if not isinstance(question, str) or not question.strip() or not isinstance(answerable, bool):
+            raise ConfigError(f"{path} line {number}: question must be non-empty text and answerable true or false")
+        rows.append((question, answerable))
+    return rows
+
+
+def _eval_abstention(args: argparse.Namespace) -> dict:
+    from ragkit.answer import Calibrator
+    from ragkit.eval import abstention
+
+    chosen = [name for name in ("beir", "mtrag", "squad") if getattr(args, name)]
+    if len(chosen) != 1:
+        raise ConfigError("give exactly one of --beir DIR, --mtrag reference.jsonl or --squad FILE.json")
+    calibrator = Calibrator.load(args.calibrator) if args.calibrator else None
+    options = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator}
+    if args.beir:
+        from ragkit.eval.beir import load_beir
+
+        dataset = load_beir(args.beir, args.split)
+        return abstention.evaluate_removed_evidence(dataset, name=f"{args.beir} ({args.split})",
+                                                    remove_fraction=args.remove_fraction, seed=args.seed,
+                                                    fit=args.fit, **options)
+    if args.fit:
+        raise ConfigError("--fit works with --beir (removed-evidence labels) only")
+    if args.mtrag:
+        return abstention.evaluate_mtrag(args.mtrag, **options)
+    return abstention.evaluate_squad2(args.squad, **options)
 
 
 def _stats(args: argparse.Namespace) -> dict[str, Any]:
@@ -252,6 +318,8 @@ def _render_search(result: SearchResult) -> str:
 def _render_answer(answer: Answer) -> str:
     lines = [f"[{answer.status.value}, confidence {answer.confidence:.2f}] {answer.text}"]
     lines.extend(f"  [{c.number}] {c.source} [{c.start}:{c.end}]" for c in answer.citations)
+    if answer.rewritten_query:
+        lines.append(f"  (retrieved again as: {answer.rewritten_query})")
     return "\n".join(lines)
 
 
@@ -346,10 +414,22 @@ def _parser() -> argparse.ArgumentParser:
     _mode_argument(search)
     _reranker_argument(search)
 
-    ask = _command(sub, "ask", "answer a question with citations, or say it cannot", _ask, _render_answer)
+    ask = _command(sub, "ask", "answer a question with citations — or answer in part, ask which was meant, or say "
+                   "it cannot", _ask, _render_answer)
     ask.add_argument("question")
     _mode_argument(ask)
     _reranker_argument(ask)
+    ask.add_argument("--llm-model", help="write answers with this model of an OpenAI-compatible endpoint (optional)")
+    ask.add_argument("--llm-url", default="http://localhost:11434/v1",
+                     help="the endpoint's base URL (default: Ollama's, %(default)s); key from $OPENAI_API_KEY")
+
+    calibrate = _command(sub, "calibrate", "fit the answer/no-answer calibrator on your own labelled questions and "
+                         "store it in the knowledge base", _calibrate, _render_mapping)
+    calibrate.add_argument("--questions", required=True,
+                           help='JSONL, one {"question": "...", "answerable": true|false} per line')
+    calibrate.add_argument("--max-false-abstention", type=float, default=0.1,
+                           help="share of answerable questions the threshold may refuse (default 0.1)")
+    _mode_argument(calibrate)
 
     stats = _command(sub, "stats", "counts of documents and chunks", _stats, _render_mapping)
     stats.add_argument("--check", action="store_true", help="also compare the index with the registry")
@@ -432,6 +512,20 @@ def _parser() -> argparse.ArgumentParser:
     incremental.add_argument("--fraction", type=float, default=0.01, help="share of documents added (default 0.01)")
     incremental.add_argument("--seed", type=int, default=0)
     incremental.add_argument("--graph", default="embedded", choices=[k.value for k in GraphKind])
+
+    abstain = _command(evaluate, "abstention", "does ask know when it cannot answer: AUROC of confidence, no-answer "
+                       "recall, false abstentions, statuses", _eval_abstention, _render_mapping, kb=False)
+    abstain.add_argument("--beir", help="BEIR folder: delete the relevant documents of a fraction of the queries")
+    abstain.add_argument("--mtrag", help="MTRAG-UN reference.jsonl: per-category status accuracy")
+    abstain.add_argument("--squad", help="SQuAD 2.0 JSON: unanswerable questions about the same articles")
+    abstain.add_argument("--split", default="test")
+    abstain.add_argument("--remove-fraction", type=float, default=0.5)
+    abstain.add_argument("--seed", type=int, default=0)
+    abstain.add_argument("-k", type=int, default=5, help="evidence hits per question (default 5)")
+    abstain.add_argument("--kb-dir", help="keep the full-corpus knowledge base here and reuse it (deletions happen on "
+                         "a copy)")
+    abstain.add_argument("--calibrator", help="evaluate this calibrator file instead of the knowledge base's")
+    abstain.add_argument("--fit", metavar="OUT.json", help="also fit a calibrator on these labels and write it")
 
     ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
                               _eval_ingest, _render_mapping, kb=False)

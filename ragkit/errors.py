@@ -12,6 +12,7 @@ do about it. Expected outcomes (a question the knowledge base cannot answer) are
     │   └── IncompatibleKnowledgeBase  opened with settings that contradict how it was built
     ├── IngestError            one input could not be read or parsed (the batch goes on)
     ├── IndexBackendError      the vector index (Qdrant) failed
+    ├── LLMError               the optional chat-completions endpoint failed or answered nonsense
     └── DatasetError           an evaluation dataset is missing or malformed
 """
 
@@ -87,6 +88,10 @@ class IngestError(RagkitError):
 
 class IndexBackendError(RagkitError):
     """The vector index backend failed."""
+
+
+class LLMError(RagkitError):
+    """The chat-completions endpoint could not be reached or answered with something that is not a completion."""
 
 
 class DatasetError(RagkitError):

@@ -8,11 +8,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
 
-from ragkit.answer import ExtractiveAnswerer
+from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
+from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
+from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
 from ragkit.embed import Embedder, make_embedder
-from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.filters import document_payload
 from ragkit.graph import GraphRanker, GraphStore, GraphView, SpacyExtractor, open_graph_store
@@ -23,6 +24,7 @@ from ragkit.records import (
     Chunk,
     Connector,
     Document,
+    Hit,
     IngestReport,
     Outcome,
     SourceItem,
@@ -82,7 +84,9 @@ class KnowledgeBase:
         self._extractor = SpacyExtractor(config.graph.model) if graph is not None else None
         ranker = GraphRanker(graph, self._extractor) if graph is not None and self._extractor is not None else None
         self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval, ranker)
-        self._answerer = ExtractiveAnswerer(embedder, self._encoder)
+        own = path / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
+        calibrator = Calibrator.load(own) if own.exists() else Calibrator.default()
+        self._answerer = Answerer(embedder, self._encoder, self._corpus_stats, calibrator=calibrator)
         self._closed = False
 
     # -- opening and closing -------------------------------------------------------------------------------
@@ -168,12 +172,17 @@ class KnowledgeBase:
 
     # -- writing -------------------------------------------------------------------------------------------
 
-    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64) -> IngestReport:
+    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64,
+               optimize: bool = True) -> IngestReport:
         """Add or update files, folders, globs, ``Document`` records, source items or connectors; report each source.
 
         Unchanged sources (same fingerprint) are neither parsed nor embedded. Ingesting a folder (or another synced
         connector) also removes documents whose files have disappeared from it. Bad inputs are reported as skipped
         with a reason; the rest goes on.
+
+        ``optimize=False`` leaves the new vectors in unindexed segments (searched exactly, so slower but still
+        correct) for a bulk load that calls ``ingest`` many times: call ``optimize()`` once at the end instead of
+        re-merging growing segments after every call.
         """
         self._check_open()
         if batch_size < 1:
@@ -218,20 +227,25 @@ class KnowledgeBase:
             report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
         # A first build fixed the average length from its first batch: make it exact while that is cheap.
         self.refresh_bm25(tolerance=0.0 if first_build else 0.1)
-        self._index.optimize()
+        if optimize:
+            self._index.optimize()
         return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
 
     def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
         """Remove a document by its source (path, URL…) or document id; False if there was no such document."""
+        return self.delete_many([source_or_doc_id]) == 1
+
+    def delete_many(self, sources_or_doc_ids: Iterable[str | os.PathLike[str]]) -> int:
+        """Remove many documents in one transaction (sources or ids; unknown ones are ignored); how many were."""
         self._check_open()
         self._finish_pending_work()
-        row = self._find(source_or_doc_id)
-        if row is None:
-            return False
-        self._delete_documents([row.doc_id])
+        rows = {row.doc_id: row for row in map(self._find, sources_or_doc_ids) if row is not None}
+        if not rows:
+            return 0
+        self._delete_documents(list(rows))
         self.refresh_bm25()
         self._index.optimize()
-        return True
+        return len(rows)
 
     def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome, chunker: ChunkerKind | None) -> _Prepared:
         """Load, clean, check for duplicates, chunk and count terms: everything short of embedding and storing."""
@@ -259,6 +273,12 @@ class KnowledgeBase:
         if kind not in self._other_chunkers:
             self._other_chunkers[kind] = build_chunker(self._embedder, self.config, kind)
         return self._other_chunkers[kind]
+
+    def optimize(self) -> None:
+        """Merge small segments and build the vector index (HNSW) over everything ingested so far. ``ingest`` and
+        ``delete`` do this themselves unless told not to; on a Qdrant server the server does it in the background."""
+        self._check_open()
+        self._index.optimize()
 
     def refresh_bm25(self, tolerance: float = 0.1) -> bool:
         """Re-encode every BM25 vector if the average chunk length drifted more than ``tolerance`` (relative) from
@@ -395,10 +415,46 @@ class KnowledgeBase:
         return self._retriever.search(query, k, mode, filter)
 
     def ask(self, question: str, *, k: int = 5, mode: SearchMode | str = SearchMode.HYBRID,
-            filter: Mapping[str, Any] | None = None) -> Answer:
-        """Answer from the knowledge base with citations, or say that it cannot (status ``no_answer``)."""
+            filter: Mapping[str, Any] | None = None, llm: ChatModel | None = None) -> Answer:
+        """Answer from the knowledge base with citations — or, by its calibrated confidence, answer in part
+        (``partial``), ask which of several things was meant (``clarify``) or say that it cannot (``no_answer``).
+
+        ``llm`` (e.g. ``ragkit.answer.OpenAIChat``) writes the text of answers from numbered sources; it is never
+        called for a question the knowledge base cannot answer, and a reply without valid citations is replaced by
+        the extractive answer.
+        """
         self._check_open()
-        return self._answerer.answer(question, self._retriever.search(question, k, mode, filter).hits)
+        if not question.strip():
+            raise ConfigError("the question is empty")
+
+        def search(query: str) -> tuple[Hit, ...]:
+            return self._retriever.search(query, k, mode, filter).hits
+
+        return self._answerer.answer(question, search, expand=self._aliases if self._graph else None, llm=llm)
+
+    @property
+    def calibrator(self) -> Calibrator:
+        """The calibrator ``ask`` uses: the knowledge base's own (``ragkit calibrate``) or the one ragkit ships."""
+        return self._answerer.calibrator
+
+    @calibrator.setter
+    def calibrator(self, calibrator: Calibrator) -> None:
+        """Use another calibrator (and its threshold) for this session; ``ragkit calibrate`` stores one instead."""
+        self._answerer.calibrator = calibrator
+        self._answerer.threshold = calibrator.threshold
+
+    def _corpus_stats(self, terms: Sequence[int]) -> tuple[Mapping[int, int], int]:
+        return self._registry.document_frequencies(list(terms)), self._registry.term_counts()[0]
+
+    def _aliases(self, question: str) -> list[str]:
+        """The graph's most common names of the question's entities (for rewriting a query that found nothing)."""
+        view = GraphView(self._graph) if self._graph is not None else None
+        names = []
+        for phrase in key_phrases(question) if view else []:
+            info = view.entity(phrase)
+            if info is not None:
+                names.append(info.name)
+        return names
 
     def document(self, source_or_doc_id: str | os.PathLike[str]) -> Document | None:
         """A stored document as parsed and cleaned: the text that hit and citation offsets point into."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -22,6 +23,7 @@ def stable_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=65_536)
 def doc_id_for(source: str) -> str:
     """A document's id: one per source, so re-ingesting a changed file replaces it instead of adding a copy."""
     return stable_hash("doc", source)[:32]
@@ -225,8 +227,10 @@ class GraphEvidence:
 class AnswerStatus(str, Enum):
     """What kind of answer ``ask`` produced."""
 
-    ANSWERED = "answered"
-    NO_ANSWER = "no_answer"
+    ANSWERED = "answered"  # the evidence answers it; every statement cited
+    PARTIAL = "partial"  # the evidence answers part of it; ``missing`` names what it does not cover
+    NO_ANSWER = "no_answer"  # the knowledge base does not answer it; the text says what it covers nearby
+    CLARIFY = "clarify"  # the question is ambiguous; ``clarifications`` are the candidates to choose from
 
 
 @dataclass(frozen=True)
@@ -243,7 +247,12 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """The result of ``ask``: a status, the answer text with [n] markers, its citations and the evidence used."""
+    """The result of ``ask``: a status, the answer text with [n] markers, its citations and the evidence used.
+
+    ``confidence`` is the calibrated probability that the knowledge base can answer the question; ``signals`` are
+    the retrieval signals it was computed from; ``rewritten_query`` is set when a second retrieval with a rewritten
+    query gave the evidence; ``generator`` is "extractive" or the LLM that wrote the text.
+    """
 
     question: str
     status: AnswerStatus
@@ -251,6 +260,11 @@ class Answer:
     confidence: float
     citations: tuple[Citation, ...]
     evidence: tuple[Hit, ...]
+    missing: tuple[str, ...] = ()
+    clarifications: tuple[str, ...] = ()
+    signals: Mapping[str, float] = field(default_factory=dict)
+    rewritten_query: str | None = None
+    generator: str = "extractive"
 
 
 class Outcome(str, Enum):

@@ -12,15 +12,18 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_demo_answers_with_citations_and_declines_the_unanswerable_question(tmp_path):
+def test_demo_shows_every_status(tmp_path):
     run = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "demo.py"), "--kb", str(tmp_path / "demo.kb")],
         capture_output=True, text=True, timeout=600, check=True,
     )
     answers = [line for line in run.stdout.splitlines() if line.startswith("A (")]
-    assert len(answers) == 5
+    assert len(answers) == 8
     assert all(line.startswith("A (answered") for line in answers[:4])
-    assert answers[4].startswith("A (no_answer")
+    assert answers[4].startswith("A (partial") and answers[4].endswith("does not cover: Hyperion, drone.")
+    assert answers[5].startswith("A (clarify") and "Which policy do you mean:" in answers[5]
+    assert answers[6].startswith("A (partial") and answers[6].endswith("does not cover: revenue.")
+    assert answers[7].startswith("A (no_answer")
     assert "25 days" in answers[0] and "180 euros" in answers[1] and "15 minutes" in answers[2]
     assert "7.5 kilograms" in answers[3]
     assert "[1] handbook/vacation-and-leave.md" in run.stdout

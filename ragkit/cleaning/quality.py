@@ -34,9 +34,13 @@ def word_entropy(text: str) -> float:
     return -sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
 
 
+_SPACE = re.compile(r"\s+")
+_ALNUM = re.compile(r"[^\W_]")  # exactly the characters str.isalnum() accepts
+
+
 def alphanumeric_fraction(text: str) -> float:
-    visible = [ch for ch in text if not ch.isspace()]
-    return sum(ch.isalnum() for ch in visible) / len(visible) if visible else 0.0
+    visible = _SPACE.sub("", text)
+    return len(_ALNUM.findall(visible)) / len(visible) if visible else 0.0
 
 
 def low_information_reason(

@@ -1,0 +1,9 @@
+"""Answers with citations, or an honest partial answer, clarifying question or refusal (see ``answerer``)."""
+
+from ragkit.answer.answerer import Answerer, sub_questions, underspecified_noun
+from ragkit.answer.calibrator import Calibrator, auroc
+from ragkit.answer.llm import ChatModel, LLMError, OpenAIChat
+from ragkit.answer.signals import FEATURES, Signals, compute_signals, key_phrases
+
+__all__ = ["FEATURES", "Answerer", "Calibrator", "ChatModel", "LLMError", "OpenAIChat", "Signals", "auroc",
+           "compute_signals", "key_phrases", "sub_questions", "underspecified_noun"]

@@ -1,0 +1,276 @@
+"""Deciding whether, and how, the knowledge base answers a question — before any answer text is written.
+
+The decision is made from retrieval signals (``ragkit.answer.signals``) turned into a calibrated probability that
+the knowledge base can answer (``ragkit.answer.calibrator``):
+
+- confident, every key phrase of the question stated by the evidence → ``answered``;
+- confident enough, but some of the question's names or terms are stated nowhere → ``partial``, naming them;
+- not confident: first the recall-failure path — rewrite the query (drop words the corpus has never seen, split a
+  compound question, add the graph's aliases of its entities) and retrieve once more; if still not confident and
+  the question points at something it does not name ("this county", "it") while the evidence splits across
+  distinct documents → ``clarify`` with the candidates as options; otherwise → ``no_answer``, saying what the
+  knowledge base covers nearby.
+
+The answer text is extractive — the evidence sentences that best match the question, each cited — or, with an LLM
+(``ragkit.answer.llm``), a grounded reply whose citations are checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import PurePath
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ragkit.answer.calibrator import Calibrator
+from ragkit.answer.llm import ChatModel, grounded_answer
+from ragkit.answer.signals import CorpusStats, Signals, compute_signals, key_phrases, word_pairs
+from ragkit.embed import Embedder
+from ragkit.errors import ConfigError
+from ragkit.records import Answer, AnswerStatus, Citation, Hit
+from ragkit.sparse import BM25Encoder
+from ragkit.text import split_sentences
+
+Search = Callable[[str], Sequence[Hit]]
+Expand = Callable[[str], Sequence[str]]
+
+# "this county", "those policies": a demonstrative before a noun, not before a verb ("that is").
+_DEICTIC = re.compile(r"\b(?:this|that|these|those)\s+([a-z][a-z-]+)", re.IGNORECASE)
+_NOT_NOUNS = frozenset(
+    "is are was were be been do does did can could should would will has have had may might must means way "
+    "one ones kind sort much many also still true right correct wrong possible okay ok so good bad important "
+    "necessary enough all same different".split()
+)
+_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
+_SENTENCE_CACHE = 20_000  # evidence-sentence vectors kept between questions (~30 MB at 384 dimensions)
+_LEADING_CONJUNCTION = re.compile(r"^(?:and|but|also|plus)\s+", re.IGNORECASE)
+_CLEAR_LEAD = 0.1  # a dense-score lead of the best hit over the next that settles what an unnamed "it" means
+_COMPOUND = re.compile(r"\?\s+|;\s+|,?\s+and\s+(?=(?:what|how|who|when|where|why|which|is|are|does|do|did|can)\b)",
+                       re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    hit: Hit
+    start: int  # offsets into the hit's document
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Assessment:
+    question: str
+    hits: tuple[Hit, ...]
+    sentences: tuple[_Sentence, ...]
+    cosines: np.ndarray
+    signals: Signals
+    confidence: float
+
+
+def _is_statement(sentence: str) -> bool:
+    """Headings, labels ("Access and password policy") and questions ("What is the warranty?") are not answers:
+    keep sentences that end like a statement, or run on for eight words or more without a question mark."""
+    end = sentence.rstrip()[-1:]
+    return end in ".!。！" or (len(sentence.split()) >= 8 and end not in "?？")
+
+
+def underspecified_noun(question: str, named: Sequence[str]) -> str | None:
+    """What the question points at without naming it: "county" for "this county", "one" for a bare pronoun in a
+    question that names nothing; None if it names what it asks about."""
+    for match in _DEICTIC.finditer(question):
+        noun = match.group(1).lower()
+        if noun not in _NOT_NOUNS:
+            return noun
+    if not named and _PRONOUN.search(question):
+        return "one"
+    return None
+
+
+def topic_label(hit: Hit) -> str:
+    """A short name for what a hit is about: its document's title or top heading, else the name its text repeats
+    most, else the file name."""
+    headings = hit.metadata.get("heading_path") or ()
+    for title in (hit.metadata.get("title"), headings[0] if headings else None):
+        if isinstance(title, str) and title.strip():
+            return title.strip()
+    names = Counter(p for p in key_phrases(hit.text) if len(p) > 3 and not p[0].isdigit())
+    if names:
+        return names.most_common(1)[0][0]
+    return PurePath(hit.source).stem.replace("-", " ").replace("_", " ")
+
+
+def sub_questions(question: str) -> list[str]:
+    """A compound question's parts ("What is X? And how does Y…" → two); a simple question gives itself."""
+    parts = [_LEADING_CONJUNCTION.sub("", p.strip(" ,?？")) for p in _COMPOUND.split(question)]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    return parts if len(parts) > 1 else [question]
+
+
+class Answerer:
+    """Answers from retrieved evidence without an LLM (or with one, grounded): decides the status, then writes."""
+
+    def __init__(self, embedder: Embedder, encoder: BM25Encoder, stats: CorpusStats, *,
+                 calibrator: Calibrator | None = None, threshold: float | None = None,
+                 evidence: int = 5, max_sentences: int = 3) -> None:
+        if evidence < 1 or max_sentences < 1:
+            raise ConfigError(f"evidence and max_sentences must be at least 1, got {evidence} and {max_sentences}")
+        self.calibrator = calibrator or Calibrator.default()
+        self.threshold = self.calibrator.threshold if threshold is None else threshold
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold must be between 0 and 1, got {self.threshold}")
+        self._embedder = embedder
+        self._encoder = encoder
+        self._stats = stats
+        self._evidence = evidence
+        self._max_sentences = max_sentences
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def answer(self, question: str, search: Search, *, expand: Expand | None = None,
+               llm: ChatModel | None = None) -> Answer:
+        """Retrieve with ``search``, decide, and write the answer; ``expand`` names aliases of the question's
+        entities (from the graph) for the rewrite, ``llm`` writes the text of a grounded answer."""
+        parts = sub_questions(question)
+        if len(parts) > 1:
+            return self._compound(question, parts, search, llm)
+        assessment = self._assess(question, search(question))
+        rewritten = None
+        if assessment.confidence < self.threshold:  # the recall-failure path: one more retrieval, rewritten
+            rewrite = self._rewrite(question, assessment.signals, expand)
+            if rewrite is not None:
+                second = self._assess(question, search(rewrite))
+                if second.confidence > assessment.confidence:
+                    assessment, rewritten = second, rewrite
+        return self._decide(question, assessment, rewritten, llm)
+
+    def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None) -> Answer:
+        """Each part retrieved and judged on its own: all confident → answered; some → partial, naming the rest."""
+        assessments = [self._assess(part, search(part)) for part in parts]
+        confident = [a for a in assessments if a.confidence >= self.threshold]
+        if not confident:
+            whole = self._assess(question, _interleave([list(a.hits) for a in assessments], self._evidence))
+            return self._decide(question, whole, " | ".join(parts), llm)
+        weakest = min(assessments, key=lambda a: a.confidence)
+        missing = tuple(part for part, a in zip(parts, assessments) if a.confidence < self.threshold)
+        status = AnswerStatus.PARTIAL if missing else AnswerStatus.ANSWERED
+        hits = tuple({hit.chunk_id: hit for a in confident for hit in a.hits}.values())
+        answer = Answer(question, status, "", round(weakest.confidence, 4), (), hits, missing=missing,
+                        signals=weakest.signals.values, rewritten_query=" | ".join(parts))
+        return self._write(answer, confident, llm)
+
+    # -- assessing ------------------------------------------------------------------------------------------
+
+    def _assess(self, question: str, hits: Sequence[Hit]) -> _Assessment:
+        top = tuple(hits[: self._evidence])
+        sentences = tuple(
+            _Sentence(hit, hit.start + a, hit.start + b, hit.text[a:b])
+            for hit in top
+            for a, b in split_sentences(hit.text)
+            if _is_statement(hit.text[a:b])
+        )
+        if sentences:
+            cosines = self._sentence_vectors([s.text for s in sentences]) @ self._embedder.embed_query(question)
+        else:
+            cosines = np.zeros(0, dtype=np.float32)
+        signals = compute_signals(question, top, encoder=self._encoder, stats=self._stats,
+                                  sentence_cosine=float(cosines.max()) if len(cosines) else 0.0)
+        confidence = self.calibrator.probability(signals.values) if top else 0.0
+        return _Assessment(question, top, sentences, cosines, signals, confidence)
+
+    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of evidence sentences; the same chunks come back for related questions, so they are kept (LRU)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self._embedder.embed_documents(missing)):
+                self._vectors[text] = vector
+        for text in texts:
+            self._vectors.move_to_end(text)
+        while len(self._vectors) > _SENTENCE_CACHE:
+            self._vectors.popitem(last=False)
+        return np.stack([self._vectors[t] for t in texts])
+
+    def _rewrite(self, question: str, signals: Signals, expand: Expand | None) -> str | None:
+        """A query for a second retrieval: the question relaxed (words the corpus has never seen dropped) and
+        widened (the graph's names for its entities); None if that changes nothing."""
+        relaxed = question
+        for word in signals.unknown_words:  # a word the corpus has never seen can only stop BM25 from matching
+            relaxed = re.sub(rf"\b{re.escape(word)}\b", " ", relaxed)
+        relaxed = " ".join(relaxed.split())
+        if len(word_pairs(relaxed)) < 1:
+            relaxed = ""  # nothing left worth searching for ("What is the of ?")
+        aliases = [a for a in (expand(question) if expand else []) if a.lower() not in question.lower()]
+        rewrite = " ".join([relaxed, *aliases]).strip()
+        return rewrite if rewrite and rewrite != question else None
+
+    # -- deciding and writing -------------------------------------------------------------------------------
+
+    def _decide(self, question: str, a: _Assessment, rewritten: str | None, llm: ChatModel | None) -> Answer:
+        confidence = round(a.confidence, 4)
+        base = Answer(question, AnswerStatus.NO_ANSWER, "", confidence, (), a.hits, signals=a.signals.values,
+                      rewritten_query=rewritten)
+        if not a.sentences:
+            return replace(base, text=self._refusal(a.hits))
+        noun = underspecified_noun(question, a.signals.key_phrases)
+        options = list(dict.fromkeys(topic_label(hit) for hit in a.hits[:3]))
+        # Ambiguous: the question points at something it does not name, and the evidence splits between candidates
+        # with no clear winner (a confident, clearly-leading hit is taken to be what was meant).
+        if noun is not None and len(options) > 1 and not (
+                a.confidence >= self.threshold and a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD):
+            choices = ", ".join(options[:-1]) + f" or {options[-1]}"
+            return replace(base, status=AnswerStatus.CLARIFY, text=f"Which {noun} do you mean: {choices}?",
+                           clarifications=tuple(options))
+        stated = len([p for p in a.signals.key_phrases if p not in a.signals.missing])
+        if a.confidence >= self.threshold or (stated > 0 and a.signals.missing and a.confidence >= self.threshold / 2):
+            status = AnswerStatus.PARTIAL if a.signals.missing else AnswerStatus.ANSWERED
+            return self._write(replace(base, status=status, missing=a.signals.missing), [a], llm)
+        return replace(base, text=self._refusal(a.hits))
+
+    def _refusal(self, hits: Sequence[Hit]) -> str:
+        if not hits:
+            return "Sorry — the knowledge base has nothing related to this question."
+        nearby = "; ".join(dict.fromkeys(topic_label(hit) for hit in hits[:3]))
+        return f"Sorry — the knowledge base does not answer this question. The closest it covers: {nearby}."
+
+    def _write(self, answer: Answer, parts: Sequence[_Assessment], llm: ChatModel | None) -> Answer:
+        """The answer text with [n] citations: the model's grounded reply if it cites its sources, else the best
+        evidence sentences of each part of the question."""
+        if llm is not None:
+            written = grounded_answer(llm, answer.question, answer.evidence)
+            if written is not None:
+                text, citations = written
+                return replace(answer, text=self._with_missing(text, answer), citations=citations, generator=llm.name)
+        share = max(1, self._max_sentences // len(parts))
+        chosen = {(s.hit.doc_id, s.start): s for a in parts for s in self._best_sentences(a, share)}
+        citations = tuple(
+            Citation(number, s.hit.chunk_id, s.hit.source, s.start, s.end, s.text)
+            for number, s in enumerate(chosen.values(), start=1)
+        )
+        text = " ".join(f"{citation.quote} [{citation.number}]" for citation in citations)
+        return replace(answer, text=self._with_missing(text, answer), citations=citations)
+
+    def _best_sentences(self, a: _Assessment, limit: int) -> list[_Sentence]:
+        """By meaning, nudged towards sentences with the question's own terms; only those close to the best."""
+        question_terms = self._encoder.query_terms(a.question)
+        coverage = np.array([len(question_terms & self._encoder.query_terms(s.text)) / max(len(question_terms), 1)
+                             for s in a.sentences])
+        scores = a.cosines + 0.25 * coverage
+        best = float(scores.max())
+        return [a.sentences[int(i)] for i in np.argsort(-scores) if scores[i] >= best - 0.15][:limit]
+
+    @staticmethod
+    def _with_missing(text: str, answer: Answer) -> str:
+        if answer.status is not AnswerStatus.PARTIAL:
+            return text
+        return f"{text} The knowledge base does not cover: {', '.join(answer.missing)}."
+
+
+def _interleave(rankings: list[list[Hit]], limit: int) -> list[Hit]:
+    """Round-robin over several rankings, each chunk once."""
+    merged: dict[str, Hit] = {}
+    for rank in range(max((len(r) for r in rankings), default=0)):
+        for ranking in rankings:
+            if rank < len(ranking):
+                merged.setdefault(ranking[rank].chunk_id, ranking[rank])
+    return list(merged.values())[: max(limit, 1) * len(rankings)]

@@ -1,0 +1,155 @@
+"""Retrieval signals: how well what was recalled matches the question, as numbers a calibrator can weigh.
+
+Every signal is computed from the question and the top hits alone (plus corpus term statistics), so the same
+numbers come out whether the hits were found by dense, sparse, hybrid or graph retrieval:
+
+- ``dense_top`` / ``dense_gap``: the best dense cosine among the hits, and its lead over the second best;
+- ``sentence_cosine``: the best cosine between the question and one sentence of the evidence;
+- ``sparse_top``: the best BM25 score as a fraction of the most the question's terms could score;
+- ``coverage_top1`` / ``coverage_topk``: the share of the question's term weight (IDF) that the best hit, or any of
+  the top hits, contains — a term the corpus has never seen weighs the most;
+- ``unknown_terms``: the share of the question's term weight that occurs nowhere in the knowledge base;
+- ``agreement``: the share of the top hits that both dense and sparse retrieval found;
+- ``key_coverage``: the share of the question's key phrases (names, numbers, quoted words) stated in one hit;
+- ``pairs_top1`` / ``pairs_topk``: the share of the question's adjacent content-word pairs ("dimensional
+  biomaterials") that stand side by side in the best hit, or in any top hit — evidence that states the question's
+  own phrases, not only its words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ragkit.records import Hit
+from ragkit.sparse import BM25Encoder, bm25_idf
+
+FEATURES = ("dense_top", "dense_gap", "sentence_cosine", "sparse_top", "coverage_top1", "coverage_topk",
+            "unknown_terms", "agreement", "key_coverage", "pairs_top1", "pairs_topk")
+
+# The direction in which each signal should move confidence: more of it means more likely answerable, except for
+# words the corpus has never seen. A fitted weight pointing the other way is a quirk of the fitting data.
+DIRECTIONS = {name: (-1.0 if name == "unknown_terms" else 1.0) for name in FEATURES}
+
+CorpusStats = Callable[[Sequence[int]], tuple[Mapping[int, int], int]]
+"""Document frequencies of some term ids, and the number of chunks: what IDF needs."""
+
+# Names, numbers and quoted words: a capitalised run ("Breakfast at Tiffany's", "Rongbuk Monastery"), a number
+# ("1936", "8,300", "20%"), or a quotation.
+_KEY = re.compile(
+    r"\"[^\"]{2,}\"|“[^”]{2,}”"
+    r"|\d[\d,.]*%?"
+    r"|[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|at|de|for|in|on|von|van)\s+)*[A-Z0-9][\w'’&.-]*)*"
+)
+# Capitalised only because they open the question.
+_OPENERS = frozenset(
+    "what which who whom whose when where why how is are was were do does did can could should would will shall "
+    "may might must has have had tell please explain describe list give show name define compare i in on at for "
+    "if and or but so the a an to of my our your their its it this that these those there here yes no also "
+    "recently then now ok okay hi hello thanks".split()
+)
+
+
+_WORDS = re.compile(r"\w+")
+_FUNCTION_WORDS = frozenset(
+    "a an the of in on at to for and or nor but is are was were be been being by with from as that this these those "
+    "it its into than then there which who whom whose what when where why how does do did can could should would "
+    "will shall may might must not no has have had about over under between".split()
+)
+
+
+def word_pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent content words, lower-cased and cut to six letters (a crude stem: "biomaterials" ~ "biomaterial")."""
+    words = [w[:6] for w in _WORDS.findall(text.lower()) if w not in _FUNCTION_WORDS]
+    return set(zip(words, words[1:]))
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The signals of one question against its evidence, and which key phrases the evidence does not state."""
+
+    values: Mapping[str, float]
+    key_phrases: tuple[str, ...]
+    missing: tuple[str, ...]  # key phrases no hit states, and content words the knowledge base never uses
+    unknown_words: tuple[str, ...]  # question words that occur nowhere in the knowledge base
+
+
+def key_phrases(question: str) -> list[str]:
+    """The names, numbers and quoted words of a question, without words capitalised only because they open it."""
+    phrases = []
+    for match in _KEY.finditer(question):
+        words = match.group(0).strip("\"“”").rstrip(".").split()
+        opens = question[: match.start()].rstrip()[-1:] in ("", ".", "?", "!", ":", ";")
+        while words and (opens or len(words) == 1) and words[0].lower().strip("'’") in _OPENERS:
+            words = words[1:]  # "What", "Did", or a lone "I": capitalised by position, not a name
+        if words:
+            phrases.append(re.sub(r"['’]s$", "", " ".join(words)))
+    return list(dict.fromkeys(p for p in phrases if p))
+
+
+def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder, stats: CorpusStats,
+                    sentence_cosine: float) -> Signals:
+    """The signals of ``hits`` (best first) for ``question``; ``sentence_cosine`` is computed by the caller, who
+    embeds the evidence sentences anyway."""
+    terms = sorted(encoder.query_terms(question))
+    frequencies, chunks = stats(terms)
+    idf = {t: bm25_idf(frequencies.get(t, 0), max(chunks, 1)) for t in terms}
+    total = sum(idf.values())
+    hit_terms = [encoder.query_terms(hit.text) for hit in hits]
+
+    def coverage(covered: set[int] | frozenset[int]) -> float:
+        return sum(w for t, w in idf.items() if t in covered) / total if total else 0.0
+
+    dense = sorted((hit.found_by["dense"].score for hit in hits if "dense" in hit.found_by), reverse=True)
+    sparse = max((hit.found_by["sparse"].score for hit in hits if "sparse" in hit.found_by), default=0.0)
+    known = [t for t in terms if frequencies.get(t, 0) > 0]
+    ceiling = (encoder.k1 + 1.0) * sum(idf[t] for t in known)
+    both = [hit for hit in hits[:5] if "dense" in hit.found_by and "sparse" in hit.found_by]
+    phrases = key_phrases(question)
+    phrase_terms = {phrase: encoder.query_terms(phrase) for phrase in phrases}
+    stated = [p for p in phrases if any(phrase_terms[p] <= seen for seen in hit_terms) and phrase_terms[p]]
+    missing = [p for p in phrases if p not in stated]
+    unknown_words = [
+        word for word in dict.fromkeys(re.findall(r"\w+", question))
+        if (ids := encoder.query_terms(word)) and all(frequencies.get(t, 0) == 0 for t in ids)
+    ]
+    pairs = word_pairs(question)
+    pair_share = [len(pairs & word_pairs(hit.text)) / len(pairs) for hit in hits] if pairs else []
+    values = {
+        "dense_top": dense[0] if dense else 0.0,
+        "dense_gap": dense[0] - dense[1] if len(dense) > 1 else 0.0,
+        "sentence_cosine": sentence_cosine,
+        "sparse_top": min(sparse / ceiling, 1.0) if ceiling > 0 else 0.0,
+        "coverage_top1": coverage(hit_terms[0]) if hit_terms else 0.0,
+        "coverage_topk": coverage(set().union(*hit_terms)) if hit_terms else 0.0,
+        "unknown_terms": sum(w for t, w in idf.items() if frequencies.get(t, 0) == 0) / total if total else 0.0,
+        "agreement": len(both) / min(len(hits), 5) if hits else 0.0,
+        "key_coverage": len(stated) / len(phrases) if phrases else 1.0,
+        "pairs_top1": pair_share[0] if pair_share else 0.0,
+        "pairs_topk": max(pair_share, default=0.0),
+    }
+    content = [w for w in unknown_words if is_content_word(w) and not any(w in phrase for phrase in missing)]
+    return Signals({name: float(np.round(value, 6)) for name, value in values.items()}, tuple(phrases),
+                   tuple(missing + content), tuple(unknown_words))
+
+
+def is_content_word(word: str) -> bool:
+    """Whether a word carries what a question is about ("revenue"), not how it is asked ("quickly", "many")."""
+    lower = word.lower()
+    return (len(word) >= 4 and word.isalpha() and not lower.endswith("ly")
+            and lower not in _FUNCTION_WORDS and lower not in _OPENERS and lower not in _GENERIC)
+
+
+# Words any question may use without naming a topic.
+_GENERIC = frozenset(
+    "many much long often soon far more most less least other another some each every such only very just even "
+    "ever never always again still much enough both either neither else instead really actually usually "
+    "get gets got make makes made take takes took give gives gave want wants need needs like know knows think "
+    "say says said tell told find found come comes came goes went work works keep kept allow allows allowed "
+    "happen happens happened mean means meant thing things something anything everything someone anyone "
+    "people person part parts kind sort type types example difference different same last next first "
+    "second third year years month months week weeks days time times today yesterday tomorrow".split()
+)

@@ -1,0 +1,234 @@
+"""``ragkit eval abstention``: does ``ask`` know when the knowledge base cannot answer?
+
+Three protocols, one report shape:
+
+- **removed evidence** (a BEIR folder): the relevant documents of a random fraction of the queries are deleted from
+  the knowledge base, so similar but non-answering documents remain; a query is answerable if any of its relevant
+  documents is still there;
+- **MTRAG-UN** (``reference.jsonl``): the reference passages are the corpus, the last user turn is the question, and
+  each task's label (answerable / unanswerable / underspecified / partial) names the status it should get;
+- **SQuAD 2.0** (a SQuAD-format JSON): the paragraphs are the corpus; unanswerable questions ask about the same
+  articles — the hard case.
+
+Every report has ``auroc`` (of the calibrated confidence, answerable vs not), ``no_answer_recall`` and
+``false_abstention_rate`` (an abstention is ``no_answer`` or ``clarify``) and the count of each status.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from ragkit.answer import Calibrator, auroc
+from ragkit.config import KBConfig
+from ragkit.embed import Embedder
+from ragkit.errors import DatasetError
+from ragkit.eval.beir import BeirDataset
+from ragkit.kb import KnowledgeBase
+from ragkit.records import AnswerStatus, Document
+
+_ABSTAIN = (AnswerStatus.NO_ANSWER, AnswerStatus.CLARIFY)
+
+
+def removed_evidence(dataset: BeirDataset, fraction: float, seed: int) -> tuple[set[str], dict[str, bool]]:
+    """The documents to delete (all relevant documents of a random ``fraction`` of the queries), and whether each
+    query stays answerable (some relevant document of it survives)."""
+    if not 0.0 <= fraction <= 1.0:
+        raise DatasetError(f"--remove-fraction must be between 0 and 1, got {fraction}")
+    queries = sorted(dataset.qrels)
+    chosen = random.Random(seed).sample(queries, round(fraction * len(queries)))
+    removed = {doc for query in chosen for doc in dataset.qrels[query]}
+    answerable = {query: any(doc not in removed for doc in dataset.qrels[query]) for query in queries}
+    return removed, answerable
+
+
+def report(confidences: Sequence[float], statuses: Sequence[AnswerStatus], answerable: Sequence[bool],
+           threshold: float) -> dict:
+    abstained = [status in _ABSTAIN for status in statuses]
+    unanswerable = [not a for a in answerable]
+    negatives, positives = sum(unanswerable), sum(answerable)
+    return {
+        "questions": len(statuses),
+        "answerable": positives,
+        "unanswerable": negatives,
+        "auroc": round(auroc(confidences, answerable), 4),
+        "threshold": round(threshold, 4),
+        "no_answer_recall": _share(abstained, unanswerable),
+        "false_abstention_rate": _share(abstained, answerable),
+        "statuses": dict(Counter(status.value for status in statuses)),
+    }
+
+
+def _share(flags: Sequence[bool], among: Sequence[bool]) -> float | None:
+    """The share of ``among`` that ``flags`` marks (None when ``among`` is empty)."""
+    total = sum(among)
+    return round(sum(f and a for f, a in zip(flags, among)) / total, 4) if total else None
+
+
+def _open_copy(kb_dir: str | Path | None, scratch: Path, corpus: Sequence[Document], config: KBConfig | None,
+               embedder: Embedder | None) -> tuple[KnowledgeBase, float]:
+    """A knowledge base of the whole corpus in ``scratch``: copied from ``kb_dir`` if it holds one (building it there
+    first if not), so deletions never touch the kept one. Returns it and the build seconds (0 when reused)."""
+    target = scratch / "kb"
+    build_s = 0.0
+    if kb_dir is not None:
+        kept = Path(kb_dir)
+        if not (kept / "registry.sqlite").exists():
+            started = time.perf_counter()
+            with KnowledgeBase.open(kept, config, embedder=embedder) as kb:
+                kb.ingest(list(corpus), batch_size=256)
+            build_s = time.perf_counter() - started
+        shutil.copytree(kept, target, ignore=shutil.ignore_patterns(".lock"))
+        return KnowledgeBase.open(target, embedder=embedder), build_s
+    started = time.perf_counter()
+    kb = KnowledgeBase.open(target, config, embedder=embedder)
+    kb.ingest(list(corpus), batch_size=256)
+    return kb, time.perf_counter() - started
+
+
+def _ask_all(kb: KnowledgeBase, questions: Mapping[str, str], k: int, calibrator: Calibrator | None) -> dict:
+    if calibrator is not None:
+        kb.calibrator = calibrator  # evaluate a given calibrator on this knowledge base
+    answers, latencies = {}, []
+    for query_id, text in questions.items():
+        started = time.perf_counter()
+        answers[query_id] = kb.ask(text, k=k)
+        latencies.append((time.perf_counter() - started) * 1000.0)
+    return {"answers": answers, "ask_p50_ms": round(sorted(latencies)[len(latencies) // 2], 1) if latencies else 0.0}
+
+
+def _fit(answers: Mapping[str, object], labels: Mapping[str, bool], out: str | Path, description: str) -> dict:
+    ids = list(answers)
+    calibrator = Calibrator.fit([answers[i].signals for i in ids], [labels[i] for i in ids], fitted_on=description)
+    calibrator.save(out)
+    confidences = [calibrator.probability(answers[i].signals) for i in ids]
+    below = [c < calibrator.threshold for c in confidences]
+    answerable = [labels[i] for i in ids]
+    return {
+        "fitted": str(out),
+        "in_sample_auroc": round(auroc(confidences, answerable), 4),
+        "in_sample_threshold": calibrator.threshold,
+        "in_sample_no_answer_recall": round(sum(b and not a for b, a in zip(below, answerable))
+                                            / max(1, answerable.count(False)), 4),
+        "weights": dict(zip(calibrator.features, calibrator.weights)),
+    }
+
+
+def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fraction: float = 0.5, seed: int = 0,
+                              kb_dir: str | Path | None = None, config: KBConfig | None = None,
+                              embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
+                              fit: str | Path | None = None) -> dict:
+    removed, answerable = removed_evidence(dataset, remove_fraction, seed)
+    questions = {query: dataset.queries[query] for query in answerable if query in dataset.queries}
+    with tempfile.TemporaryDirectory(prefix="ragkit-abstain-") as scratch:
+        kb, build_s = _open_copy(kb_dir, Path(scratch), list(dataset.corpus.values()), config, embedder)
+        with kb:
+            deleted = kb.delete_many(sorted(removed))
+            run = _ask_all(kb, questions, k, calibrator)
+            threshold = kb.calibrator.threshold
+    answers = run["answers"]
+    result = {
+        "input": name,
+        "protocol": f"removed evidence: relevant documents of {remove_fraction:.0%} of the queries deleted "
+                    f"(seed {seed})",
+        "documents_deleted": deleted,
+        **report([answers[q].confidence for q in questions], [answers[q].status for q in questions],
+                 [answerable[q] for q in questions], threshold),
+        "rewritten": sum(answers[q].rewritten_query is not None for q in questions),
+        "build_s": round(build_s, 1),
+        "ask_p50_ms": run["ask_p50_ms"],
+    }
+    if fit is not None:
+        result.update(_fit(answers, {q: answerable[q] for q in questions}, fit,
+                           f"{name}, {result['protocol']}, {len(questions)} questions"))
+    return result
+
+
+def _mtrag_tasks(path: Path) -> Iterator[dict]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield json.loads(line)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read MTRAG-UN tasks from {path} ({exc}); pass its reference.jsonl") from exc
+
+
+_EXPECTED = {"ANSWERABLE": AnswerStatus.ANSWERED, "UNANSWERABLE": AnswerStatus.NO_ANSWER,
+             "UNDERSPECIFIED": AnswerStatus.CLARIFY, "PARTIAL": AnswerStatus.PARTIAL}
+
+
+def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
+                   embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None) -> dict:
+    """Per-category status accuracy on MTRAG-UN: the last user turn asked alone (no conversation rewriting)."""
+    tasks = list(_mtrag_tasks(Path(path)))
+    corpus = {c["document_id"]: Document(c["document_id"], c["text"].strip()) for t in tasks for c in t["contexts"]}
+    questions, categories = {}, {}
+    for task in tasks:
+        users = [turn["text"] for turn in task["input"] if turn["speaker"] == "user"]
+        if users and task["answerability"][0] in _EXPECTED:
+            questions[task["task_id"]] = users[-1].strip()
+            categories[task["task_id"]] = task["answerability"][0]
+    with tempfile.TemporaryDirectory(prefix="ragkit-mtrag-") as scratch:
+        kb, build_s = _open_copy(kb_dir, Path(scratch), list(corpus.values()), config, embedder)
+        with kb:
+            run = _ask_all(kb, questions, k, calibrator)
+            threshold = kb.calibrator.threshold
+    answers = run["answers"]
+    per_category = {}
+    for category, expected in _EXPECTED.items():
+        ids = [i for i in questions if categories[i] == category]
+        got = Counter(answers[i].status.value for i in ids)
+        per_category[category.lower()] = {"questions": len(ids), "expected": expected.value,
+                                          "accuracy": round(got[expected.value] / len(ids), 4) if ids else None,
+                                          "statuses": dict(got)}
+    ids = list(questions)
+    return {
+        "input": str(path),
+        "protocol": "MTRAG-UN reference passages as corpus; last user turn as the question",
+        "documents": len(corpus),
+        **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
+                 [categories[i] != "UNANSWERABLE" for i in ids], threshold),
+        "per_category": per_category,
+        "build_s": round(build_s, 1),
+        "ask_p50_ms": run["ask_p50_ms"],
+    }
+
+
+def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
+                    embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None) -> dict:
+    """SQuAD 2.0: every paragraph a document; answerable = the question has an answer in its paragraph."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatasetError(f"cannot read SQuAD 2.0 JSON from {path} ({exc})") from exc
+    corpus, questions, answerable = {}, {}, {}
+    for article in data:
+        for number, paragraph in enumerate(article["paragraphs"]):
+            source = f"{article['title']}#{number}"
+            corpus[source] = Document(source, paragraph["context"], {"title": article["title"].replace("_", " ")})
+            for qa in paragraph["qas"]:
+                questions[qa["id"]] = qa["question"]
+                answerable[qa["id"]] = not qa.get("is_impossible", False)
+    with tempfile.TemporaryDirectory(prefix="ragkit-squad-") as scratch:
+        kb, build_s = _open_copy(kb_dir, Path(scratch), list(corpus.values()), config, embedder)
+        with kb:
+            run = _ask_all(kb, questions, k, calibrator)
+            threshold = kb.calibrator.threshold
+    answers = run["answers"]
+    ids = list(questions)
+    return {
+        "input": str(path),
+        "protocol": "SQuAD 2.0: unanswerable questions about the same articles",
+        "documents": len(corpus),
+        **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
+                 [answerable[i] for i in ids], threshold),
+        "build_s": round(build_s, 1),
+        "ask_p50_ms": run["ask_p50_ms"],
+    }

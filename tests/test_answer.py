@@ -1,0 +1,340 @@
+"""ask's decisions (answered / partial / clarify / no_answer), the calibrator, and the optional LLM path — the last
+against a local HTTP server that speaks the OpenAI chat-completions protocol."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ragkit import AnswerStatus, KnowledgeBase
+from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
+from ragkit.answer.signals import FEATURES
+from ragkit.errors import ConfigError
+
+DEMO_DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
+
+
+@pytest.fixture(scope="module")
+def demo_kb(tmp_path_factory, embedder):
+    """The demo corpus (examples/docs), built once for the module."""
+    path = tmp_path_factory.mktemp("answer") / "kb"
+    with KnowledgeBase.open(path, embedder=embedder) as kb:
+        kb.ingest(DEMO_DOCS)
+    with KnowledgeBase.open(path, embedder=embedder) as kb:
+        yield kb
+
+
+# -- the four statuses on the demo corpus -------------------------------------------------------------------------
+
+
+def test_answered_cites_the_sentence_that_answers(demo_kb):
+    answer = demo_kb.ask("What is the maximum payload of the Atlas arm?")
+    assert answer.status is AnswerStatus.ANSWERED
+    assert answer.confidence >= demo_kb.calibrator.threshold
+    assert "7.5 kilograms" in answer.text and answer.text.endswith("[1]")
+    cited = answer.citations[0]
+    assert demo_kb.document(cited.source).text[cited.start:cited.end] == cited.quote
+    assert set(answer.signals) == set(FEATURES) and answer.missing == ()
+
+
+def test_no_answer_refuses_and_names_what_is_nearby(demo_kb):
+    answer = demo_kb.ask("What is the boiling point of mercury?")
+    assert answer.status is AnswerStatus.NO_ANSWER
+    assert answer.confidence < demo_kb.calibrator.threshold
+    assert answer.citations == ()
+    assert answer.text.startswith("Sorry — the knowledge base does not answer this question. The closest it covers:")
+    assert any(label in answer.text for label in ("Atlas arm", "Deployments", "Access", "Travel and expenses"))
+
+
+def test_a_topic_word_the_knowledge_base_never_uses_is_named_as_missing(demo_kb):
+    answer = demo_kb.ask("What was Northwind's revenue last year?")
+    assert "revenue" in answer.missing and answer.signals["unknown_terms"] > 0
+    assert answer.status in (AnswerStatus.PARTIAL, AnswerStatus.NO_ANSWER)
+
+
+def test_partial_answers_the_covered_part_and_names_the_rest(demo_kb):
+    answer = demo_kb.ask("What is the maximum payload of the Atlas arm and of the Hyperion drone?")
+    assert answer.status is AnswerStatus.PARTIAL
+    assert answer.missing == ("Hyperion", "drone")  # a name no hit states, a word the corpus never uses
+    assert "7.5 kilograms" in answer.text
+    assert answer.text.endswith("The knowledge base does not cover: Hyperion, drone.")
+
+
+def test_compound_question_is_split_and_each_part_judged(demo_kb):
+    both = demo_kb.ask("What is the Atlas arm's warranty? And how do engineers deploy to production?")
+    assert both.status is AnswerStatus.ANSWERED
+    assert "3-year warranty" in both.text and "release pipeline" in both.text
+    half = demo_kb.ask("What is the Atlas arm's warranty? And what is the CEO's salary?")
+    assert half.status is AnswerStatus.PARTIAL
+    assert half.missing == ("what is the CEO's salary",)  # the part that was not answered, as asked
+    assert "3-year warranty" in half.text
+
+
+def test_ambiguous_question_gets_a_clarifying_question(demo_kb):
+    answer = demo_kb.ask("How many days does this policy allow?")
+    assert answer.status is AnswerStatus.CLARIFY
+    assert answer.text.startswith("Which policy do you mean: ")
+    assert 2 <= len(answer.clarifications) <= 3 and "Vacation and leave" in answer.clarifications
+    assert answer.citations == ()
+
+
+def test_question_words_unknown_to_the_corpus_trigger_one_rewritten_retrieval(demo_kb):
+    answer = demo_kb.ask("How many vacation days do employees get, zxqvbnm?")
+    assert answer.signals["unknown_terms"] > 0
+    if answer.confidence < demo_kb.calibrator.threshold:  # only a failing first retrieval is retried
+        assert answer.rewritten_query is not None and "zxqvbnm" not in answer.rewritten_query
+
+
+def test_empty_question_is_a_clear_error(demo_kb):
+    with pytest.raises(ConfigError, match="the question is empty"):
+        demo_kb.ask("   ")
+
+
+# -- question analysis ----------------------------------------------------------------------------------------------
+
+
+def test_key_phrases_keep_names_and_numbers_but_not_question_openers():
+    assert key_phrases("Did Emilia Clarke also appear in Breakfast at Tiffany's and Me Before You?") == [
+        "Emilia Clarke", "Breakfast at Tiffany", "Me Before You"]
+    assert key_phrases("What was Northwind's revenue in 2023?") == ["Northwind", "2023"]
+    assert key_phrases("How many vacation days do employees get per year?") == []
+    assert key_phrases("I would like to know more about the Rongbuk Monastery.") == ["Rongbuk Monastery"]
+
+
+def test_underspecified_references_and_compound_questions():
+    assert underspecified_noun("How wealthy is this county of California?", ["California"]) == "county"
+    assert underspecified_noun("Is that true?", []) is None
+    assert underspecified_noun("Does it need a passport?", []) == "one"
+    assert underspecified_noun("Does it need a passport for Japan?", ["Japan"]) is None
+    assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
+    assert sub_questions("How many days and hours?") == ["How many days and hours?"]
+
+
+# -- the calibrator --------------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=2, max_size=40))
+def test_auroc_is_the_pairwise_probability(pairs):
+    scores, labels = [s for s, _ in pairs], [y for _, y in pairs]
+    pos = [s for s, y in pairs if y]
+    neg = [s for s, y in pairs if not y]
+    if not pos or not neg:
+        assert np.isnan(auroc(scores, labels))
+        return
+    expected = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg) / (len(pos) * len(neg))
+    assert auroc(scores, labels) == pytest.approx(expected)
+
+
+def test_calibrator_fits_separates_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = rng.random(400) < 0.5
+    rows = [{"sentence_cosine": float(0.6 + 0.2 * y + rng.normal(0, 0.08)), "agreement": float(rng.random())}
+            for y in labels]
+    calibrator = Calibrator.fit(rows, list(labels), features=("sentence_cosine", "agreement"))
+    probabilities = [calibrator.probability(row) for row in rows]
+    assert auroc(probabilities, list(labels)) > 0.9
+    assert abs(calibrator.weights[1]) < abs(calibrator.weights[0])  # noise gets a small weight
+    refused = sum(p < calibrator.threshold for p, y in zip(probabilities, labels) if y) / labels.sum()
+    assert refused <= 0.11  # the threshold refuses at most ~10 % of answerable questions
+    calibrator.save(tmp_path / "c.json")
+    assert Calibrator.load(tmp_path / "c.json") == calibrator
+
+
+def test_a_signal_fitted_the_wrong_way_round_is_dropped():
+    rng = np.random.default_rng(1)
+    labels = rng.random(300) < 0.5
+    # In this sample, questions with words the corpus has never seen happen to be answerable more often.
+    rows = [{"sentence_cosine": float(0.6 + 0.2 * y + rng.normal(0, 0.1)),
+             "unknown_terms": float(0.3 * y + rng.random() * 0.2)} for y in labels]
+    free = Calibrator.fit(rows, list(labels), features=("sentence_cosine",))
+    constrained = Calibrator.fit(rows, list(labels), features=("sentence_cosine", "unknown_terms"))
+    assert constrained.weights[1] == 0.0 and constrained.weights[0] > 0
+    assert constrained.weights[0] == pytest.approx(free.weights[0], abs=1e-6)
+
+
+def test_calibrator_errors_name_the_problem(tmp_path):
+    with pytest.raises(ConfigError, match="both answerable and unanswerable"):
+        Calibrator.fit([{"agreement": 1.0}] * 3, [True] * 3)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="bad.json is unreadable"):
+        Calibrator.load(tmp_path / "bad.json")
+    with pytest.raises(ConfigError, match="unknown signals"):
+        Calibrator(("vibes",), (0.0,), (1.0,), (1.0,), 0.0, 0.5)
+
+
+def test_shipped_calibrator_was_fitted(demo_kb):
+    shipped = Calibrator.default()
+    assert shipped.fitted_on and "placeholder" not in shipped.fitted_on
+    assert demo_kb.calibrator == shipped
+
+
+def test_calibrate_command_stores_a_calibrator_the_knowledge_base_then_uses(tmp_path, embedder):
+    kb_path = tmp_path / "kb"
+    shutil.copytree(DEMO_DOCS, tmp_path / "docs")
+    with KnowledgeBase.open(kb_path, embedder=embedder) as kb:
+        kb.ingest(tmp_path / "docs")
+    questions = tmp_path / "labelled.jsonl"
+    rows = [("How many vacation days do employees get per year?", True),
+            ("What is the hotel limit per night in Europe?", True),
+            ("How quickly must the on-call engineer acknowledge a page?", True),
+            ("What is the maximum payload of the Atlas arm?", True),
+            ("What was Northwind's revenue last year?", False),
+            ("Who won the 1998 football world cup?", False),
+            ("What is the boiling point of mercury?", False)]
+    questions.write_text("\n".join(json.dumps({"question": q, "answerable": a}) for q, a in rows))
+    done = subprocess.run([sys.executable, "-m", "ragkit", "calibrate", "--kb", str(kb_path), "--questions",
+                           str(questions), "--json"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["questions"] == 7 and report["answerable"] == 4
+    with KnowledgeBase.open(kb_path, embedder=embedder) as kb:
+        assert kb.calibrator.fitted_on.endswith("7 labelled questions")
+        assert kb.calibrator != Calibrator.default()
+    questions.write_text('{"question": "x"}\n')
+    bad = subprocess.run([sys.executable, "-m", "ragkit", "calibrate", "--kb", str(kb_path), "--questions",
+                          str(questions)], capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and "labelled.jsonl line 1" in bad.stderr
+
+
+# -- the OpenAI-compatible LLM path -----------------------------------------------------------------------------------
+
+
+class ChatServer:
+    """A local server speaking the chat-completions protocol; ``reply(request_json)`` makes the content."""
+
+    def __init__(self, reply):
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                server.headers.append(dict(self.headers))
+                if self.path != "/v1/chat/completions":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                payload = json.dumps({
+                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": reply(body)}}],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def test_llm_writes_a_grounded_answer_over_the_wire(demo_kb, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    server = ChatServer(lambda body: "The Atlas arm carries up to 7.5 kg [1].")
+    try:
+        answer = demo_kb.ask("What is the maximum payload of the Atlas arm?", llm=OpenAIChat("tiny-model", server.url))
+    finally:
+        server.close()
+    assert answer.status is AnswerStatus.ANSWERED and answer.generator == "tiny-model"
+    assert answer.text == "The Atlas arm carries up to 7.5 kg [1]."
+    assert answer.citations[0].chunk_id == answer.evidence[0].chunk_id
+    [request] = server.requests
+    assert request["model"] == "tiny-model" and request["stream"] is False
+    assert [m["role"] for m in request["messages"]] == ["system", "user"]
+    assert "[1] " in request["messages"][1]["content"] and "Question: What is the maximum payload" in \
+        request["messages"][1]["content"]
+    assert server.headers[0]["Authorization"] == "Bearer sk-test"
+
+
+def test_llm_reply_without_valid_citations_falls_back_to_extractive(demo_kb):
+    for reply in ("It is 7.5 kg.", "It is 7.5 kg [9]."):
+        server = ChatServer(lambda body, reply=reply: reply)
+        try:
+            answer = demo_kb.ask("What is the maximum payload of the Atlas arm?", llm=OpenAIChat("m", server.url))
+        finally:
+            server.close()
+        assert len(server.requests) == 1
+        assert answer.generator == "extractive" and "7.5 kilograms" in answer.text
+
+
+def test_llm_is_not_called_when_the_knowledge_base_cannot_answer(demo_kb):
+    server = ChatServer(lambda body: "Made up [1].")
+    try:
+        answer = demo_kb.ask("What is the boiling point of mercury?", llm=OpenAIChat("m", server.url))
+    finally:
+        server.close()
+    assert answer.status is AnswerStatus.NO_ANSWER and server.requests == []
+
+
+def test_unreachable_llm_endpoint_is_a_clear_error(demo_kb):
+    with pytest.raises(LLMError, match="127.0.0.1:9/v1 is unreachable"):
+        demo_kb.ask("What is the maximum payload of the Atlas arm?", llm=OpenAIChat("m", "http://127.0.0.1:9/v1"))
+    with pytest.raises(ConfigError, match="must start with http"):
+        OpenAIChat("m", "localhost:11434")
+
+
+# -- the abstention benchmark ------------------------------------------------------------------------------------------
+
+
+def test_removed_evidence_labels_follow_the_deleted_documents():
+    from ragkit.eval.abstention import removed_evidence
+    from ragkit.eval.beir import BeirDataset
+
+    qrels = {"q1": {"a": 1}, "q2": {"b": 1, "c": 1}, "q3": {"c": 1}, "q4": {"d": 1}}
+    dataset = BeirDataset({}, {q: q for q in qrels}, qrels)
+    removed, answerable = removed_evidence(dataset, 0.5, seed=3)
+    chosen = [q for q in qrels if set(qrels[q]) <= removed]
+    assert len(removed) >= 2 and len(chosen) >= 2
+    for query, docs in qrels.items():  # answerable exactly when a relevant document survives
+        assert answerable[query] == any(doc not in removed for doc in docs)
+    assert removed_evidence(dataset, 0.5, seed=3) == (removed, answerable)
+
+
+def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
+    folder = tmp_path / "beir"
+    (folder / "qrels").mkdir(parents=True)
+    sources = sorted(DEMO_DOCS.rglob("*.*"))
+    (folder / "corpus.jsonl").write_text("\n".join(
+        json.dumps({"_id": f"d{i}", "title": "", "text": path.read_text()}) for i, path in enumerate(sources)))
+    asked = {"vacation-and-leave.md": "How many vacation days do employees get per year?",
+             "travel-expenses.md": "What is the hotel limit per night in Europe?",
+             "on-call.md": "How quickly must the on-call engineer acknowledge a page?",
+             "atlas-arm-faq.md": "What is the maximum payload of the Atlas arm?"}
+    ids = {path.name: f"d{i}" for i, path in enumerate(sources)}
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps({"_id": f"q{n}", "text": q})
+                                                    for n, q in enumerate(asked.values())))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"q{n}\t{ids[name]}\t1\n" for n, name in enumerate(asked)))
+    done = subprocess.run([sys.executable, "-m", "ragkit", "eval", "abstention", "--beir", str(folder),
+                           "--remove-fraction", "0.5", "--kb-dir", str(tmp_path / "full.kb"), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["documents_deleted"] == 2 and report["answerable"] == 2 and report["unanswerable"] == 2
+    assert sum(report["statuses"].values()) == 4
+    assert 0.0 <= report["auroc"] <= 1.0
+    with KnowledgeBase.open(tmp_path / "full.kb") as kept:  # deletions happened on a copy
+        assert kept.stats()["documents"] == len(sources)
