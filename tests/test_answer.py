@@ -313,6 +313,18 @@ def test_removed_evidence_labels_follow_the_deleted_documents():
     assert removed_evidence(dataset, 0.5, seed=3) == (removed, answerable)
 
 
+def test_operating_points_refuse_at_most_the_given_share_of_answerable_questions():
+    from ragkit.eval.abstention import operating_points
+
+    confidences = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05] + [0.55, 0.35, 0.15, 0.01]
+    answerable = [True] * 10 + [False] * 4
+    points = operating_points(confidences, answerable, rates=(0.1, 0.2))
+    # 10 % of 10 answerable: threshold 0.1 (refuses 0.05) -> 0.01 of the unanswerable is below it;
+    # 20 %: threshold 0.2 (refuses 0.05 and 0.1) -> 0.15 and 0.01 are below it
+    assert points == {"10%": 0.25, "20%": 0.5}
+    assert operating_points([0.5], [True]) == {}
+
+
 def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)
@@ -335,6 +347,21 @@ def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     report = json.loads(done.stdout)
     assert report["documents_deleted"] == 2 and report["answerable"] == 2 and report["unanswerable"] == 2
     assert sum(report["statuses"].values()) == 4
-    assert 0.0 <= report["auroc"] <= 1.0
+    assert 0.0 <= report["auroc"] <= 1.0 and 0.0 <= report["oracle_auroc"] <= 1.0
+    assert 0.0 <= report["answerable_with_evidence_retrieved"] <= 1.0
     with KnowledgeBase.open(tmp_path / "full.kb") as kept:  # deletions happened on a copy
         assert kept.stats()["documents"] == len(sources)
+
+
+def test_ask_command_with_an_llm_endpoint(tmp_path, demo_kb):
+    shutil.copytree(demo_kb.path, tmp_path / "kb", ignore=shutil.ignore_patterns(".lock"))
+    server = ChatServer(lambda body: "Up to 7.5 kg [1].")
+    try:
+        done = subprocess.run([sys.executable, "-m", "ragkit", "ask", "What is the maximum payload of the Atlas arm?",
+                               "--kb", str(tmp_path / "kb"), "--llm-model", "tiny", "--llm-url", server.url, "--json"],
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == "answered" and answer["generator"] == "tiny" and answer["text"] == "Up to 7.5 kg [1]."

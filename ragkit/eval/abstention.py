@@ -62,7 +62,24 @@ def report(confidences: Sequence[float], statuses: Sequence[AnswerStatus], answe
         "no_answer_recall": _share(abstained, unanswerable),
         "false_abstention_rate": _share(abstained, answerable),
         "statuses": dict(Counter(status.value for status in statuses)),
+        "no_answer_recall_at_false_abstention": operating_points(confidences, answerable),
     }
+
+
+def operating_points(confidences: Sequence[float], answerable: Sequence[bool],
+                     rates: Sequence[float] = (0.05, 0.1, 0.2)) -> dict[str, float]:
+    """What the confidence alone could do with a threshold chosen on these very questions (an upper bound, not the
+    default threshold): the share of unanswerable questions below the threshold that refuses at most ``rate`` of the
+    answerable ones."""
+    positives = sorted(c for c, a in zip(confidences, answerable) if a)
+    negatives = [c for c, a in zip(confidences, answerable) if not a]
+    if not positives or not negatives:
+        return {}
+    points = {}
+    for rate in rates:
+        threshold = positives[int(rate * len(positives))]  # refuses the answerable ones strictly below it
+        points[f"{rate:.0%}"] = round(sum(c < threshold for c in negatives) / len(negatives), 4)
+    return points
 
 
 def _share(flags: Sequence[bool], among: Sequence[bool]) -> float | None:
@@ -133,6 +150,10 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
             run = _ask_all(kb, questions, k, calibrator)
             threshold = kb.calibrator.threshold
     answers = run["answers"]
+    # The ceiling retrieval sets: an answerable question whose relevant documents are not among the evidence looks
+    # unanswerable to any judge of that evidence.
+    retrieved = [any(hit.source in dataset.qrels[q] for hit in answers[q].evidence) for q in questions]
+    labels = [answerable[q] for q in questions]
     result = {
         "input": name,
         "protocol": f"removed evidence: relevant documents of {remove_fraction:.0%} of the queries deleted "
@@ -141,6 +162,8 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
         **report([answers[q].confidence for q in questions], [answers[q].status for q in questions],
                  [answerable[q] for q in questions], threshold),
         "rewritten": sum(answers[q].rewritten_query is not None for q in questions),
+        "answerable_with_evidence_retrieved": _share(retrieved, labels),
+        "oracle_auroc": round(auroc([float(r) for r in retrieved], labels), 4),
         "build_s": round(build_s, 1),
         "ask_p50_ms": run["ask_p50_ms"],
     }
