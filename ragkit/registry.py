@@ -133,10 +133,6 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        # A large registry (gigabytes at a million chunks) is written at random places in its indexes; SQLite's
-        # default 2 MB page cache turns each insert into read syscalls. Reads go through a memory map instead.
-        self._db.execute("PRAGMA cache_size=-131072")  # 128 MB
-        self._db.execute("PRAGMA mmap_size=1073741824")  # 1 GB
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
