@@ -213,7 +213,7 @@ class Answerer:
         if not a.sentences:
             return replace(base, text=self._refusal(a.hits))
         noun = underspecified_noun(question, a.signals.key_phrases)
-        options = list(dict.fromkeys(topic_label(hit) for hit in a.hits[:3]))
+        options = list(dict.fromkeys(topic_label(hit) for hit in a.hits[:3])) if noun is not None else []
         # Ambiguous: the question points at something it does not name, and the evidence splits between candidates
         # with no clear winner (a confident, clearly-leading hit is taken to be what was meant).
         if noun is not None and len(options) > 1 and not (

@@ -3,9 +3,11 @@
 Logistic regression over standardized signals (``ragkit.answer.signals``), fitted by Newton's method with a small
 L2 penalty and sign constraints — a signal whose weight comes out pointing the wrong way (more unknown words making
 an answer *more* likely) is a quirk of the fitting data, so it is dropped and the rest refitted, which keeps the
-calibrator sensible on corpora unlike the one it was fitted on — and stored as a small JSON file. The package ships one fitted on SciFact's train questions with half of
-their evidence removed (``ragkit eval abstention --beir …/scifact_beir --split train --fit``); ``ragkit calibrate``
-refits it on a user's own labelled questions and stores it in the knowledge base, which then prefers it.
+calibrator sensible on corpora unlike the one it was fitted on — and stored as a small JSON file.
+
+The package ships one fitted on SciFact's train questions with half of their evidence removed
+(``ragkit eval abstention --beir …/scifact_beir --split train --fit``); ``ragkit calibrate`` refits it on a user's
+own labelled questions and stores it in the knowledge base, which then prefers it.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -31,7 +32,7 @@ from ragkit.embed import Embedder
 from ragkit.errors import DatasetError
 from ragkit.eval.beir import BeirDataset
 from ragkit.kb import KnowledgeBase
-from ragkit.records import AnswerStatus, Document
+from ragkit.records import Answer, AnswerStatus, Document
 
 _ABSTAIN = (AnswerStatus.NO_ANSWER, AnswerStatus.CLARIFY)
 
@@ -109,18 +110,37 @@ def _open_copy(kb_dir: str | Path | None, scratch: Path, corpus: Sequence[Docume
     return kb, time.perf_counter() - started
 
 
-def _ask_all(kb: KnowledgeBase, questions: Mapping[str, str], k: int, calibrator: Calibrator | None) -> dict:
-    if calibrator is not None:
-        kb.calibrator = calibrator  # evaluate a given calibrator on this knowledge base
-    answers, latencies = {}, []
-    for query_id, text in questions.items():
-        started = time.perf_counter()
-        answers[query_id] = kb.ask(text, k=k)
-        latencies.append((time.perf_counter() - started) * 1000.0)
-    return {"answers": answers, "ask_p50_ms": round(sorted(latencies)[len(latencies) // 2], 1) if latencies else 0.0}
+@dataclass(frozen=True)
+class _Run:
+    answers: dict[str, Answer]
+    threshold: float
+    build_s: float
+    ask_p50_ms: float
+    deleted: int
 
 
-def _fit(answers: Mapping[str, object], labels: Mapping[str, bool], out: str | Path, description: str) -> dict:
+def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], questions: Mapping[str, str], *,
+                 config: KBConfig | None, embedder: Embedder | None, k: int, calibrator: Calibrator | None,
+                 delete: Sequence[str] = ()) -> _Run:
+    """Every question asked of a throwaway copy of the whole-corpus knowledge base, after deleting ``delete``;
+    ``calibrator`` (if given) replaces the knowledge base's own."""
+    with tempfile.TemporaryDirectory(prefix="ragkit-abstain-") as scratch:
+        kb, build_s = _open_copy(kb_dir, Path(scratch), corpus, config, embedder)
+        with kb:
+            deleted = kb.delete_many(delete) if delete else 0
+            if calibrator is not None:
+                kb.calibrator = calibrator
+            answers, latencies = {}, []
+            for query_id, text in questions.items():
+                started = time.perf_counter()
+                answers[query_id] = kb.ask(text, k=k)
+                latencies.append((time.perf_counter() - started) * 1000.0)
+            threshold = kb.calibrator.threshold
+    p50 = round(sorted(latencies)[len(latencies) // 2], 1) if latencies else 0.0
+    return _Run(answers, threshold, build_s, p50, deleted)
+
+
+def _fit(answers: Mapping[str, Answer], labels: Mapping[str, bool], out: str | Path, description: str) -> dict:
     ids = list(answers)
     calibrator = Calibrator.fit([answers[i].signals for i in ids], [labels[i] for i in ids], fitted_on=description)
     calibrator.save(out)
@@ -143,13 +163,9 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
                               fit: str | Path | None = None) -> dict:
     removed, answerable = removed_evidence(dataset, remove_fraction, seed)
     questions = {query: dataset.queries[query] for query in answerable if query in dataset.queries}
-    with tempfile.TemporaryDirectory(prefix="ragkit-abstain-") as scratch:
-        kb, build_s = _open_copy(kb_dir, Path(scratch), list(dataset.corpus.values()), config, embedder)
-        with kb:
-            deleted = kb.delete_many(sorted(removed))
-            run = _ask_all(kb, questions, k, calibrator)
-            threshold = kb.calibrator.threshold
-    answers = run["answers"]
+    run = _ask_on_copy(kb_dir, list(dataset.corpus.values()), questions, config=config, embedder=embedder, k=k,
+                       calibrator=calibrator, delete=sorted(removed))
+    answers = run.answers
     # The ceiling retrieval sets: an answerable question whose relevant documents are not among the evidence looks
     # unanswerable to any judge of that evidence.
     retrieved = [any(hit.source in dataset.qrels[q] for hit in answers[q].evidence) for q in questions]
@@ -158,14 +174,14 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
         "input": name,
         "protocol": f"removed evidence: relevant documents of {remove_fraction:.0%} of the queries deleted "
                     f"(seed {seed})",
-        "documents_deleted": deleted,
+        "documents_deleted": run.deleted,
         **report([answers[q].confidence for q in questions], [answers[q].status for q in questions],
-                 [answerable[q] for q in questions], threshold),
+                 [answerable[q] for q in questions], run.threshold),
         "rewritten": sum(answers[q].rewritten_query is not None for q in questions),
         "answerable_with_evidence_retrieved": _share(retrieved, labels),
         "oracle_auroc": round(auroc([float(r) for r in retrieved], labels), 4),
-        "build_s": round(build_s, 1),
-        "ask_p50_ms": run["ask_p50_ms"],
+        "build_s": round(run.build_s, 1),
+        "ask_p50_ms": run.ask_p50_ms,
     }
     if fit is not None:
         result.update(_fit(answers, {q: answerable[q] for q in questions}, fit,
@@ -198,12 +214,9 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
         if users and task["answerability"][0] in _EXPECTED:
             questions[task["task_id"]] = users[-1].strip()
             categories[task["task_id"]] = task["answerability"][0]
-    with tempfile.TemporaryDirectory(prefix="ragkit-mtrag-") as scratch:
-        kb, build_s = _open_copy(kb_dir, Path(scratch), list(corpus.values()), config, embedder)
-        with kb:
-            run = _ask_all(kb, questions, k, calibrator)
-            threshold = kb.calibrator.threshold
-    answers = run["answers"]
+    run = _ask_on_copy(kb_dir, list(corpus.values()), questions, config=config, embedder=embedder, k=k,
+                       calibrator=calibrator)
+    answers = run.answers
     per_category = {}
     for category, expected in _EXPECTED.items():
         ids = [i for i in questions if categories[i] == category]
@@ -217,10 +230,10 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
         "protocol": "MTRAG-UN reference passages as corpus; last user turn as the question",
         "documents": len(corpus),
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
-                 [categories[i] != "UNANSWERABLE" for i in ids], threshold),
+                 [categories[i] != "UNANSWERABLE" for i in ids], run.threshold),
         "per_category": per_category,
-        "build_s": round(build_s, 1),
-        "ask_p50_ms": run["ask_p50_ms"],
+        "build_s": round(run.build_s, 1),
+        "ask_p50_ms": run.ask_p50_ms,
     }
 
 
@@ -239,19 +252,16 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
             for qa in paragraph["qas"]:
                 questions[qa["id"]] = qa["question"]
                 answerable[qa["id"]] = not qa.get("is_impossible", False)
-    with tempfile.TemporaryDirectory(prefix="ragkit-squad-") as scratch:
-        kb, build_s = _open_copy(kb_dir, Path(scratch), list(corpus.values()), config, embedder)
-        with kb:
-            run = _ask_all(kb, questions, k, calibrator)
-            threshold = kb.calibrator.threshold
-    answers = run["answers"]
+    run = _ask_on_copy(kb_dir, list(corpus.values()), questions, config=config, embedder=embedder, k=k,
+                       calibrator=calibrator)
+    answers = run.answers
     ids = list(questions)
     return {
         "input": str(path),
         "protocol": "SQuAD 2.0: unanswerable questions about the same articles",
         "documents": len(corpus),
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
-                 [answerable[i] for i in ids], threshold),
-        "build_s": round(build_s, 1),
-        "ask_p50_ms": run["ask_p50_ms"],
+                 [answerable[i] for i in ids], run.threshold),
+        "build_s": round(run.build_s, 1),
+        "ask_p50_ms": run.ask_p50_ms,
     }
