@@ -41,17 +41,20 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_by_text_hash ON documents(text_hash);
 CREATE INDEX IF NOT EXISTS documents_unfinished ON documents(state) WHERE state != 'ready';
-CREATE TABLE IF NOT EXISTS signatures (
-    doc_id    TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
-    signature BLOB NOT NULL
+CREATE TABLE IF NOT EXISTS minhash (
+    id        INTEGER PRIMARY KEY,
+    doc_id    TEXT NOT NULL UNIQUE REFERENCES documents(doc_id) ON DELETE CASCADE,
+    signature BLOB NOT NULL,
+    band_keys TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS lsh_buckets (
-    band   INTEGER NOT NULL,
-    bucket INTEGER NOT NULL,
-    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS lsh_by_bucket ON lsh_buckets(band, bucket);
-CREATE INDEX IF NOT EXISTS lsh_by_doc ON lsh_buckets(doc_id);
+CREATE TABLE IF NOT EXISTS lsh (
+    key INTEGER NOT NULL,
+    sig INTEGER NOT NULL,
+    PRIMARY KEY (key, sig)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS minhash_gone AFTER DELETE ON minhash BEGIN
+    DELETE FROM lsh WHERE sig = OLD.id AND key IN (SELECT value FROM json_each(OLD.band_keys));
+END;
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     doc_id   TEXT NOT NULL REFERENCES documents(doc_id),
@@ -84,6 +87,17 @@ class DocumentRow:
     source: str
     fingerprint: str
     state: str
+
+
+_BAND_SHIFT = 48
+_BUCKET_MASK = (1 << _BAND_SHIFT) - 1
+
+
+def band_keys(bands: Sequence[int]) -> list[int]:
+    """One integer per LSH band: the band's number in the high bits, 48 bits of its hash below. A shared key makes
+    two documents candidates, which their signatures then confirm or reject, so a rare truncation collision costs
+    one comparison, never a wrong result."""
+    return [(band << _BAND_SHIFT) | (bucket & _BUCKET_MASK) for band, bucket in enumerate(bands)]
 
 
 def embed_hash(chunk: Chunk) -> str:
@@ -134,6 +148,22 @@ class Registry:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._migrate_lsh()
+
+    def _migrate_lsh(self) -> None:
+        """Move LSH band rows from the first layout (three rows and two indexes per band, ≈ 4 KB per document) to
+        one (key, signature id) entry per band in a clustered table."""
+        if not self._db.execute("SELECT 1 FROM sqlite_schema WHERE name = 'lsh_buckets'").fetchone():
+            return
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO minhash(doc_id, signature, band_keys) SELECT s.doc_id, s.signature, "
+                f"(SELECT json_group_array((band << {_BAND_SHIFT}) | (bucket & {_BUCKET_MASK})) FROM lsh_buckets l "
+                "WHERE l.doc_id = s.doc_id) FROM signatures s"
+            )
+            db.execute("INSERT OR IGNORE INTO lsh(key, sig) SELECT j.value, m.id FROM minhash m, json_each(m.band_keys) j")
+            db.execute("DROP TABLE lsh_buckets")
+            db.execute("DROP TABLE signatures")
 
     def close(self) -> None:
         self._db.close()
@@ -253,12 +283,12 @@ class Registry:
 
     def near_candidates(self, bands: Sequence[int], exclude_doc_id: str) -> list[tuple[str, np.ndarray]]:
         """(source, MinHash signature) of documents that share at least one LSH band value."""
-        clauses = " OR ".join("(l.band = ? AND l.bucket = ?)" for _ in bands)
-        params = [value for pair in enumerate(bands) for value in pair]
+        keys = band_keys(bands)
         rows = self._db.execute(
-            "SELECT DISTINCT d.source, s.signature FROM lsh_buckets l JOIN documents d ON d.doc_id = l.doc_id "
-            f"JOIN signatures s ON s.doc_id = l.doc_id WHERE ({clauses}) AND l.doc_id != ? AND d.state != ?",
-            [*params, exclude_doc_id, DELETING],
+            "SELECT DISTINCT d.source, m.signature FROM lsh l JOIN minhash m ON m.id = l.sig "
+            f"JOIN documents d ON d.doc_id = m.doc_id WHERE l.key IN ({','.join('?' * len(keys))}) "
+            "AND m.doc_id != ? AND d.state != ?",
+            [*keys, exclude_doc_id, DELETING],
         ).fetchall()
         return [(source, np.frombuffer(signature, dtype=np.uint32)) for source, signature in rows]
 
@@ -301,11 +331,11 @@ class Registry:
                      json.dumps(dict(document.metadata), default=str), PENDING, now, write.keys.text_hash,
                      json.dumps([element_to_json(e) for e in document.elements], default=str)),
                 )
-                db.execute("INSERT OR REPLACE INTO signatures(doc_id, signature) VALUES (?, ?)",
-                           (document.id, write.keys.signature.tobytes()))
-                db.execute("DELETE FROM lsh_buckets WHERE doc_id = ?", (document.id,))
-                db.executemany("INSERT INTO lsh_buckets(band, bucket, doc_id) VALUES (?, ?, ?)",
-                               [(band, bucket, document.id) for band, bucket in enumerate(write.keys.bands)])
+                db.execute("DELETE FROM minhash WHERE doc_id = ?", (document.id,))  # its trigger drops the bands
+                keys = band_keys(write.keys.bands)
+                sig = db.execute("INSERT INTO minhash(doc_id, signature, band_keys) VALUES (?, ?, ?)",
+                                 (document.id, write.keys.signature.tobytes(), json.dumps(keys))).lastrowid
+                db.executemany("INSERT OR IGNORE INTO lsh(key, sig) VALUES (?, ?)", [(key, sig) for key in keys])
                 for chunk, terms in zip(chunks, write.terms):
                     state = READY if chunk.id in old else PENDING
                     if state == PENDING:

@@ -118,3 +118,48 @@ def test_cleaning_can_be_turned_off(tmp_path, embedder):
         report = kb.ingest([Document("a", ABSTRACT), Document("b", ABSTRACT), Document("c", "x &amp; y  z")])
         assert report.counts()["added"] == 3
         assert kb.search("x y z", k=1, mode="sparse")[0].text == "x &amp; y  z"
+
+
+def _lsh_rows(kb_dir):
+    import sqlite3
+
+    with sqlite3.connect(kb_dir / "registry.sqlite") as db:
+        return db.execute("SELECT COUNT(*) FROM lsh").fetchone()[0], db.execute("SELECT COUNT(*) FROM minhash").fetchone()[0]
+
+
+def test_near_duplicates_are_found_in_the_registry_and_its_band_rows_follow_updates_deletes_and_migration(
+        tmp_path, embedder):
+    import sqlite3
+
+    near = ABSTRACT.replace("120 participants", "118 participants").replace("1.8 percent", "1.9 percent")
+    other = "The cafeteria opens at 7:30 every weekday and closes at 15:00 on Fridays, and at noon in August."
+    bands = CleaningConfig().bands
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest([Document("a", ABSTRACT), Document("b", other)])
+        assert _lsh_rows(tmp_path / "kb") == (2 * bands, 2)
+        assert kb.ingest([Document("c", near)]).items[0].code is SkipCode.NEAR_DUPLICATE  # found via the registry
+        third = ("Parking permits for the north garage are renewed each January through the facilities portal. "
+                 "Staff who cycle can claim a locker in the basement of building C, next to the showers. Visitors "
+                 "park in the south lot and sign in at reception, where they receive a day badge valid until 18:00. "
+                 "Electric vehicle chargers on level two are free for the first four hours of every working day.")
+        assert kb.ingest([Document("a", third)]).items[0].outcome is Outcome.UPDATED  # replaces a's bands
+        assert _lsh_rows(tmp_path / "kb") == (2 * bands, 2)
+        assert kb.ingest([Document("c", near)]).items[0].outcome is Outcome.ADDED
+        kb.delete("c")
+        assert _lsh_rows(tmp_path / "kb") == (2 * bands, 2)
+
+    # A knowledge base written by the first registry layout (three rows and two indexes per band) is migrated on open.
+    with sqlite3.connect(tmp_path / "kb" / "registry.sqlite") as db:
+        db.executescript(
+            "CREATE TABLE signatures (doc_id TEXT PRIMARY KEY, signature BLOB NOT NULL);"
+            "CREATE TABLE lsh_buckets (band INTEGER NOT NULL, bucket INTEGER NOT NULL, doc_id TEXT NOT NULL);"
+            "INSERT INTO signatures SELECT doc_id, signature FROM minhash;"
+            "INSERT INTO lsh_buckets SELECT j.value >> 48, j.value & 281474976710655, m.doc_id "
+            "FROM minhash m, json_each(m.band_keys) j;"
+            "DROP TABLE minhash; DROP TABLE lsh;"
+        )
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        assert _lsh_rows(tmp_path / "kb") == (2 * bands, 2)
+        assert kb.ingest([Document("d", third.replace("four hours", "three hours"))]).items[0].code \
+            is SkipCode.NEAR_DUPLICATE
+        assert kb.ingest([Document("e", near)]).items[0].outcome is Outcome.ADDED  # a's old bands are gone
