@@ -161,7 +161,8 @@ class Registry:
                 f"(SELECT json_group_array((band << {_BAND_SHIFT}) | (bucket & {_BUCKET_MASK})) FROM lsh_buckets l "
                 "WHERE l.doc_id = s.doc_id) FROM signatures s"
             )
-            db.execute("INSERT OR IGNORE INTO lsh(key, sig) SELECT j.value, m.id FROM minhash m, json_each(m.band_keys) j")
+            db.execute("INSERT OR IGNORE INTO lsh(key, sig) "
+                       "SELECT j.value, m.id FROM minhash m, json_each(m.band_keys) j")
             db.execute("DROP TABLE lsh_buckets")
             db.execute("DROP TABLE signatures")
 

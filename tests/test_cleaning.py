@@ -124,7 +124,7 @@ def _lsh_rows(kb_dir):
     import sqlite3
 
     with sqlite3.connect(kb_dir / "registry.sqlite") as db:
-        return db.execute("SELECT COUNT(*) FROM lsh").fetchone()[0], db.execute("SELECT COUNT(*) FROM minhash").fetchone()[0]
+        return tuple(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in ("lsh", "minhash"))
 
 
 def test_near_duplicates_are_found_in_the_registry_and_its_band_rows_follow_updates_deletes_and_migration(
