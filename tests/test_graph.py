@@ -85,6 +85,15 @@ def test_extraction_keeps_provenance_and_resolves_aliases(extractor: SpacyExtrac
     assert not any(m.label in ("DATE", "CARDINAL") for m in graph.mentions)
 
 
+def test_a_title_line_and_the_sentence_that_repeats_it_are_two_mentions_of_one_name(extractor) -> None:
+    text = "Ada Lovelace\n\nAda Lovelace was an English mathematician who worked with Charles Babbage in London."
+    doc = Document("ada.txt", text)
+    [graph] = extractor.extract([(doc.id, [_chunk(doc)])])
+    ada = [m for m in graph.mentions if m.entity == "ada lovelace"]
+    assert [(m.surface, m.start) for m in ada] == [("Ada Lovelace", 0), ("Ada Lovelace", 14)]
+    assert not any("\n" in m.surface for m in graph.mentions)
+
+
 # -- the walk --------------------------------------------------------------------------------------------------------
 
 
@@ -129,6 +138,25 @@ def test_graph_mode_finds_the_second_hop_with_its_evidence(tmp_path, embedder) -
         # the walk leaves the index, so filters are applied to its chunks too
         filtered = kb.search(QUESTION, k=7, mode="graph", filter={"source": ["film.txt", "olsen.txt"]})
         assert {hit.source for hit in filtered} <= {"film.txt", "olsen.txt"}
+
+
+def test_the_walk_prefers_the_page_about_the_bridge_entity(tmp_path, embedder) -> None:
+    """Two passages name the director; the one that opens with his name (his page) is what the question needs."""
+    own_page = Document("kesselring.txt", "Arvid Kesselring\n\nThe painter was born in the fishing village of "
+                                          "Lodingen and studied art in Oslo.")
+    mention = Document("festival.txt", "The Bergen festival of 1990 showed films by Helga Brandt and by Arvid "
+                                       "Kesselring, and a painting exhibition opened in the same week.")
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest([FILM, own_page, mention, *DISTRACTORS])
+        ranker = kb._retriever._graph
+        source = {hit.chunk_id: hit.source for hit in kb.search("Arvid Kesselring", k=9, mode="hybrid")}
+        top = kb.search(QUESTION, k=1)[0].chunk_id
+        ranked = {}
+        for weight in (1.0, 3.0):
+            ranker.topic_weight = weight
+            scores = {source[chunk]: score for chunk, score in ranker.rank(QUESTION, [top], len(source)).chunks}
+            ranked[weight] = scores["kesselring.txt"] / scores["festival.txt"]
+        assert ranked[3.0] > ranked[1.0] and ranked[3.0] > 1.0
 
 
 def test_graph_mode_needs_a_graph(tmp_path, embedder) -> None:

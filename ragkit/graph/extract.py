@@ -190,14 +190,26 @@ def _entity_spans(doc: Any) -> list[tuple[Any, str]]:
         while end < len(doc) and doc[end].pos_ == "PROPN" and doc[end].ent_type_ in ("", ent.label_):
             end += 1
         if end > start and taken.isdisjoint(range(start, end)):
-            spans.append((doc[start:end], ent.label_))
+            spans.extend((piece, ent.label_) for piece in _lines(doc, start, end))
             taken.update(range(start, end))
     for chunk in doc.noun_chunks:
         if chunk.root.pos_ == "PROPN" and taken.isdisjoint(range(chunk.start, chunk.end)):
             start = next(t.i for t in chunk if t.pos_ == "PROPN")  # "the famous Baker Street" -> "Baker Street"
-            spans.append((doc[start : chunk.end], CONCEPT))
+            spans.extend((piece, CONCEPT) for piece in _lines(doc, start, chunk.end))
             taken.update(range(start, chunk.end))
     return sorted(spans, key=lambda pair: pair[0].start)
+
+
+def _lines(doc: Any, start: int, end: int) -> list[Any]:
+    """The span cut at line breaks: a title line followed by a sentence that repeats it ("Ada Lovelace\n\nAda
+    Lovelace was …") is two mentions of one name, not one mention of "Ada Lovelace Ada Lovelace"."""
+    pieces, begin = [], start
+    for i in range(start, end + 1):
+        if i == end or doc[i].is_space or "\n" in doc[i].text:
+            if i > begin:
+                pieces.append(doc[begin:i])
+            begin = i + 1
+    return pieces
 
 
 def _svo_triples(doc: Any) -> list[tuple[int, int, str]]:
