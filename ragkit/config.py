@@ -71,7 +71,8 @@ class GraphSettings:
 
     For ``neo4j``: ``uri`` (else ``$NEO4J_URI``), ``database`` (else ``$NEO4J_DATABASE``, else the server's default),
     the user in ``$NEO4J_USER`` (default ``neo4j``) and the password in the variable ``password_env`` names — never
-    stored; ``namespace`` separates knowledge bases that share one database. ``model``: the spaCy pipeline (package name or path) that extracts entities.
+    stored; ``namespace`` separates knowledge bases that share one database. ``model``: what extracts entities — a
+    spaCy pipeline (package name or path; default the packaged English one), or ``lac`` for Chinese (Baidu LAC).
     """
 
     kind: GraphKind = GraphKind.NONE

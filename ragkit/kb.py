@@ -16,7 +16,7 @@ from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enu
 from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.filters import document_payload
-from ragkit.graph import GraphRanker, GraphStore, GraphView, SpacyExtractor, open_graph_store
+from ragkit.graph import GraphRanker, GraphStore, GraphView, make_extractor, open_graph_store
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
 from ragkit.records import (
@@ -81,7 +81,7 @@ class KnowledgeBase:
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
         self._graph = graph
-        self._extractor = SpacyExtractor(config.graph.model) if graph is not None else None
+        self._extractor = make_extractor(config.graph.model) if graph is not None else None
         ranker = GraphRanker(graph, self._extractor) if graph is not None and self._extractor is not None else None
         self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval, ranker)
         own = path / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships

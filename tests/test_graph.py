@@ -256,3 +256,30 @@ def test_communities_summarize_the_main_themes(tmp_path, embedder) -> None:
         chunk_id, start, end, sentence = curie.sentences[0]
         assert "Curie" in sentence
         assert sentence in {kb.document(name).text[start:end] for name in ("curie.txt", "sorbonne.txt")}
+
+
+def test_chinese_text_gets_its_graph_from_lac(tmp_path, embedder) -> None:
+    """Chinese documents through LAC: names become entities with offsets, "name verb name" becomes a labelled relation,
+    and graph mode finds the director's passage, which shares no words with the question, through the film's."""
+    film = Document("film.txt", "《霸王别姬》是一部1993年的中国电影，由陈凯歌执导。影片讲述了两位京剧演员半个世纪的悲欢离合。")
+    director = Document("director.txt", "陈凯歌是一位画家和导演，出生于北京，曾在北京电影学院学习。")
+    others = [
+        Document("zhang.txt", "张艺谋是一位电影导演，出生于西安。张艺谋执导了三部喜剧。"),
+        Document("feng.txt", "冯小刚是一位电影导演，出生于上海，后来搬到了广州。"),
+        Document("opera.txt", "京剧是中国的传统戏剧，演员在舞台上唱念做打，很多剧目流传了两百年。"),
+    ]
+    question = "霸王别姬的导演出生在哪里？"
+    config = KBConfig(graph=GraphSettings("embedded", model="lac"), bm25_tokenizer="multilingual")
+    with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
+        kb.ingest([film, director, *others])
+        chen = kb.graph.entity("陈凯歌")
+        assert chen is not None and chen.label == "PERSON"
+        [born] = [edge for edge in chen.relations if edge.label == "出生于"]
+        assert (born.source, born.target) == ("陈凯歌", "北京")
+        text = kb.document(director.source).text
+        assert all(text[m.start : m.end] == "陈凯歌" for m in chen.mentions if m.chunk_id in born.chunk_ids)
+        hybrid, graph = kb.search(question, k=5, mode="hybrid"), kb.search(question, k=5, mode="graph")
+        assert _rank(graph, "film.txt") == 1
+        assert _rank(graph, "director.txt") < (_rank(hybrid, "director.txt") or 6)
+        evidence = graph[_rank(graph, "director.txt") - 1].graph
+        assert evidence is not None and evidence.start == "霸王别姬" and evidence.entity == "陈凯歌"

