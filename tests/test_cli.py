@@ -141,3 +141,16 @@ def test_eval_chunking_on_a_small_squad_file(tmp_path, capsys):
     assert rows[0]["questions"] == 2 and rows[0]["recall@5"] == 1.0 and rows[0]["chunks"] >= 2
     assert rows[1]["chunks"] == 2
     assert "exceeds the 254 tokens" in rows[2]["error"]
+
+
+def test_ingest_with_a_chinese_entity_graph_and_explore_it(tmp_path, capsys):
+    docs = write_corpus(tmp_path / "docs", {
+        "director.txt": "陈凯歌是一位画家和导演，出生于北京，曾在北京电影学院学习。",
+        "film.txt": "《霸王别姬》是一部1993年的中国电影，由陈凯歌执导。",
+    })
+    kb = str(tmp_path / "kb")
+    _run(capsys, "ingest", str(docs), "--kb", kb, "--graph", "embedded", "--graph-model", "lac", "--json")
+    assert json.loads((tmp_path / "kb" / "ragkit.json").read_text())["graph"]["model"] == "lac"
+    entity = _run(capsys, "graph", "entity", "陈凯歌", "--kb", kb, "--json")
+    assert entity["label"] == "PERSON" and entity["chunks"] == 2
+    assert {"source": "陈凯歌", "label": "出生于", "target": "北京"}.items() <= entity["relations"][0].items()
