@@ -17,6 +17,7 @@ from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.filters import document_payload
 from ragkit.graph import GraphRanker, GraphStore, GraphView, make_extractor, open_graph_store
+from ragkit.graph.themes import Themes, themes_answer
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
 from ragkit.records import (
@@ -83,7 +84,8 @@ class KnowledgeBase:
         self._graph = graph
         self._extractor = make_extractor(config.graph.model) if graph is not None else None
         ranker = GraphRanker(graph, self._extractor) if graph is not None and self._extractor is not None else None
-        self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval, ranker)
+        self._themes = Themes(lambda: self.graph.communities(), embedder) if graph is not None else None
+        self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval, ranker, self._themes)
         own = path / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
         calibrator = Calibrator.load(own) if own.exists() else Calibrator.default()
         self._answerer = Answerer(embedder, self._encoder, self._corpus_stats, calibrator=calibrator)
@@ -377,12 +379,21 @@ class KnowledgeBase:
         """Replace these documents' entities and relations in the graph (part of step 2, beside the index)."""
         if self._graph is not None and self._extractor is not None and documents:
             self._graph.replace(self._extractor.extract(documents))
+            self._graph_changed()
+
+    def _delete_from_graph(self, doc_ids: Sequence[str]) -> None:
+        if self._graph is not None and doc_ids:
+            self._graph.delete(doc_ids)
+            self._graph_changed()
+
+    def _graph_changed(self) -> None:
+        if self._themes is not None:
+            self._themes.invalidate()  # communities are recomputed on the next global query
 
     def _delete_documents(self, doc_ids: Sequence[str]) -> None:
         if doc_ids:
             self._registry.begin_delete(doc_ids)
-            if self._graph is not None:
-                self._graph.delete(doc_ids)
+            self._delete_from_graph(doc_ids)
             self._apply_deletions()
 
     def _finish_pending_work(self) -> None:
@@ -398,8 +409,7 @@ class KnowledgeBase:
         )
         for doc_id, payload in payloads.items():
             self._index.set_payload(doc_id, payload)
-        if self._graph is not None and work.deleting_documents:
-            self._graph.delete(work.deleting_documents)
+        self._delete_from_graph(work.deleting_documents)
         self._write_graph([(d.id, self._registry.document_chunks(d.id)) for d in work.documents])
         self._apply_deletions()
 
@@ -426,6 +436,9 @@ class KnowledgeBase:
         self._check_open()
         if not question.strip():
             raise ConfigError("the question is empty")
+
+        if parse_enum(SearchMode, mode, "search mode") is SearchMode.GLOBAL:
+            return themes_answer(question, self._retriever.search(question, k, mode, filter).hits)
 
         def search(query: str) -> tuple[Hit, ...]:
             return self._retriever.search(query, k, mode, filter).hits

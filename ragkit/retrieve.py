@@ -18,6 +18,7 @@ from ragkit.errors import ConfigError
 from ragkit.filters import document_payload, matches, parse_filter
 from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.graph.rank import GraphRanker
+from ragkit.graph.themes import Themes
 from ragkit.index.base import EngineFusion, FusionQuery, IndexQuery, ScoredId, VectorIndex, VectorName
 from ragkit.records import GraphEvidence, Hit, RetrieverScore
 from ragkit.registry import Registry
@@ -26,13 +27,16 @@ from ragkit.sparse import BM25Encoder
 
 
 class SearchMode(str, Enum):
-    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), ``hybrid`` (both, fused), or ``graph``
-    (hybrid, then a walk over the entity graph from the query's entities and the top hits, fused with it)."""
+    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), ``hybrid`` (both, fused), ``graph``
+    (hybrid, then a walk over the entity graph from the query's entities and the top hits, fused with it), or
+    ``global`` (for "what are the main themes" questions: one passage per community of the entity graph, the
+    communities ranked by closeness to the query and size)."""
 
     DENSE = "dense"
     SPARSE = "sparse"
     HYBRID = "hybrid"
     GRAPH = "graph"
+    GLOBAL = "global"
 
 
 @dataclass(frozen=True)
@@ -85,13 +89,15 @@ class Retriever:
     """Runs the retrievers a mode asks for, fuses them in the index, and hydrates and reranks the hits."""
 
     def __init__(self, index: VectorIndex, registry: Registry, embedder: Embedder, encoder: BM25Encoder,
-                 config: RetrievalConfig = RetrievalConfig(), graph: GraphRanker | None = None) -> None:
+                 config: RetrievalConfig = RetrievalConfig(), graph: GraphRanker | None = None,
+                 themes: Themes | None = None) -> None:
         self._index = index
         self._registry = registry
         self._embedder = embedder
         self._encoder = encoder
         self.config = config
         self._graph = graph
+        self._themes = themes
         self._reranker: Reranker | None = make_reranker(config.reranker)
 
     def search(self, query: str, k: int = 10, mode: SearchMode | str = SearchMode.HYBRID,
@@ -104,6 +110,8 @@ class Retriever:
         conditions = parse_filter(filter)
         config = self.config
         keep = max(k, config.rerank_depth) if self._reranker else k  # the reranker reorders more than it returns
+        if mode is SearchMode.GLOBAL:
+            return self._global(query, k, conditions)
         graph = mode is SearchMode.GRAPH
         if graph:
             if self._graph is None:
@@ -172,6 +180,37 @@ class Retriever:
             hits = rerank(self._reranker, query, hits[:depth]) + hits[depth:]
             timings["rerank"] = _ms_since(started)
         return SearchResult(query, hits[:k], timings)
+
+    def _global(self, query: str, k: int, conditions: tuple) -> SearchResult:
+        """One hit per community of the entity graph — the chunk of its most representative sentence — best
+        community first; the community (id, size, top entities, sentences) is in ``hit.metadata["community"]``."""
+        if self._themes is None:
+            raise ConfigError("mode 'global' summarizes the entity graph's communities; this knowledge base has no "
+                              "entity graph — create it with KBConfig(graph='embedded') (or 'neo4j')")
+        started = time.perf_counter()
+        ranked = self._themes.rank(query)
+        timings = {"global": _ms_since(started)}
+        started = time.perf_counter()
+        stored = self._registry.chunks(list(dict.fromkeys(c.sentences[0][0] for c, _ in ranked)))
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for rank, (community, score) in enumerate(ranked, start=1):
+            chunk_id = community.sentences[0][0]
+            found = stored.get(chunk_id)
+            if found is None or chunk_id in seen or (conditions and not matches(
+                    conditions, document_payload(found.chunk.doc_id, found.source, found.metadata))):
+                continue
+            seen.add(chunk_id)
+            summary = {"id": community.id, "size": community.size, "entities": list(community.entities),
+                       "sentences": [text for *_, text in community.sentences],
+                       "spans": [[chunk, start, end] for chunk, start, end, _ in community.sentences]}
+            hits.append(Hit(chunk_id, found.chunk.doc_id, found.source, found.chunk.text, found.chunk.start,
+                            found.chunk.end, score, {"global": RetrieverScore(rank, score)},
+                            {**found.metadata, **found.chunk.metadata, "community": summary}))
+            if len(hits) == k:
+                break
+        timings["hydrate"] = _ms_since(started)
+        return SearchResult(query, tuple(hits), timings)
 
     def _graph_fuse(self, query: str, hybrid: list[tuple[str, float]], found_by: dict[str, dict[str, RetrieverScore]],
                     conditions: tuple) -> tuple[list[tuple[str, float]], Mapping[str, GraphEvidence]]:

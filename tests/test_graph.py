@@ -283,3 +283,45 @@ def test_chinese_text_gets_its_graph_from_lac(tmp_path, embedder) -> None:
         assert _rank(graph, "director.txt") < (_rank(hybrid, "director.txt") or 6)
         evidence = graph[_rank(graph, "director.txt") - 1].graph
         assert evidence is not None and evidence.start == "霸王别姬" and evidence.entity == "陈凯歌"
+
+
+def test_global_mode_answers_with_one_passage_per_theme(tmp_path, embedder) -> None:
+    science = [
+        Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris. Marie Curie and Pierre Curie studied "
+                              "radium at the Sorbonne in Paris."),
+        Document("sorbonne.txt", "The Sorbonne in Paris honoured Marie Curie. Pierre Curie lectured at the Sorbonne."),
+    ]
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
+        kb.ingest([*CORPUS, *science])
+        themes = kb.search("What are the main themes of this collection?", k=5, mode="global")
+        communities = [hit.metadata["community"] for hit in themes]
+        assert len(themes) >= 2 and len({hit.chunk_id for hit in themes}) == len(themes)
+        assert len({c["id"] for c in communities}) == len(communities)  # one passage per theme
+        assert {c["id"] for c in communities} <= {c.id for c in kb.graph.communities()}
+        for hit, community in zip(themes, communities):
+            assert community["sentences"][0] in kb.document(hit.source).text and "global" in hit.found_by
+        radium = kb.search("What are the themes around radium research and the Curies?", k=5, mode="global")
+        assert "marie curie" in radium[0].metadata["community"]["entities"]
+        assert radium[0].source in {"curie.txt", "sorbonne.txt"}
+        film = kb.search("Which themes concern Norwegian films and their directors?", k=5, mode="global")
+        assert "marie curie" not in film[0].metadata["community"]["entities"]
+        answer = kb.ask("What are the main themes of this collection?", mode="global")
+        assert answer.status == "answered" and len(answer.citations) == len(themes)
+        for citation in answer.citations:
+            assert kb.document(citation.source).text[citation.start : citation.end] == citation.quote
+            assert f"{citation.quote} [{citation.number}]" in answer.text
+        only = kb.search("What are the main themes?", k=5, mode="global", filter={"source": "sorbonne.txt"})
+        assert {hit.source for hit in only} <= {"sorbonne.txt"}
+        # the communities follow the graph: without the Curie documents their theme is gone
+        kb.delete_many(["curie.txt", "sorbonne.txt"])
+        after = kb.search("What are the themes around radium research and the Curies?", k=5, mode="global")
+        assert all("marie curie" not in hit.metadata["community"]["entities"] for hit in after)
+        kb.delete_many([doc.source for doc in CORPUS])
+        assert kb.ask("What are the main themes?", mode="global").status == "no_answer"
+
+
+def test_global_mode_needs_a_graph(tmp_path, embedder) -> None:
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(CORPUS)
+        with pytest.raises(ConfigError, match="global"):
+            kb.search("What are the main themes?", mode="global")
