@@ -385,7 +385,8 @@ def _command(
 
 def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to use") -> None:
     parser.add_argument("--mode", default=SearchMode.HYBRID.value,
-                        help=f"{help}: dense, sparse, hybrid (default) or graph (needs a knowledge base with a graph)")
+                        help=f"{help}: dense, sparse, hybrid (default), graph or global (these two need a knowledge base "
+                             "with a graph; global: one passage per theme, for 'what are the main themes' questions)")
 
 
 def _reranker_argument(parser: argparse.ArgumentParser) -> None:
