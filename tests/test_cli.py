@@ -154,3 +154,12 @@ def test_ingest_with_a_chinese_entity_graph_and_explore_it(tmp_path, capsys):
     entity = _run(capsys, "graph", "entity", "陈凯歌", "--kb", kb, "--json")
     assert entity["label"] == "PERSON" and entity["chunks"] == 2
     assert {"source": "陈凯歌", "label": "出生于", "target": "北京"}.items() <= entity["relations"][0].items()
+
+
+def test_eval_incremental_reports_the_cost_of_an_addition_and_of_the_graph(tmp_path, capsys, datasets_dir):
+    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=4, distractors=36)
+    report = _run(capsys, "eval", "incremental", "--beir", str(beir), "--fraction", "0.1", "--json")
+    assert report["added_documents"] == round(0.1 * report["documents"]) and report["chunks_embedded_by_add"] > 0
+    assert 0 < report["add_share_of_rebuild"] < 0.5
+    assert report["graph"]["entities"] > 0 and report["graph_extraction_chunks_per_s"] > 0
+    assert report["build_over_build_without_graph"] > 1
