@@ -202,6 +202,7 @@ class Retriever:
                 continue
             seen.add(chunk_id)
             summary = {"id": community.id, "size": community.size, "entities": list(community.entities),
+                       "names": list(community.names),
                        "sentences": [text for *_, text in community.sentences],
                        "spans": [[chunk, start, end] for chunk, start, end, _ in community.sentences]}
             hits.append(Hit(chunk_id, found.chunk.doc_id, found.source, found.chunk.text, found.chunk.start,

@@ -302,6 +302,7 @@ def test_global_mode_answers_with_one_passage_per_theme(tmp_path, embedder) -> N
             assert community["sentences"][0] in kb.document(hit.source).text and "global" in hit.found_by
         radium = kb.search("What are the themes around radium research and the Curies?", k=5, mode="global")
         assert "marie curie" in radium[0].metadata["community"]["entities"]
+        assert "Marie Curie" in radium[0].metadata["community"]["names"]  # display names, in the entities' order
         assert radium[0].source in {"curie.txt", "sorbonne.txt"}
         film = kb.search("Which themes concern Norwegian films and their directors?", k=5, mode="global")
         assert "marie curie" not in film[0].metadata["community"]["entities"]
@@ -310,6 +311,7 @@ def test_global_mode_answers_with_one_passage_per_theme(tmp_path, embedder) -> N
         for citation in answer.citations:
             assert kb.document(citation.source).text[citation.start : citation.end] == citation.quote
             assert f"{citation.quote} [{citation.number}]" in answer.text
+        assert "Marie Curie, " in answer.text or "Pierre Curie, " in answer.text
         only = kb.search("What are the main themes?", k=5, mode="global", filter={"source": "sorbonne.txt"})
         assert {hit.source for hit in only} <= {"sorbonne.txt"}
         # the communities follow the graph: without the Curie documents their theme is gone

@@ -48,6 +48,7 @@ class Community:
     size: int
     entities: tuple[str, ...]
     sentences: tuple[tuple[str, int, int, str], ...]
+    names: tuple[str, ...] = ()  # the entities' display names, in the same order
 
 
 def merge_relations(relations: Iterable[Relation]) -> list[GraphEdge]:
@@ -86,9 +87,11 @@ class GraphView:
             for m in mentions:
                 in_sentence[(m.chunk_id, m.sentence_start, m.sentence_end)].add(m.entity)
             best = sorted(in_sentence, key=lambda s: (-len(in_sentence[s]), s))[:top_sentences]
+            top = tuple(sorted(counts, key=lambda e: (-counts[e], e))[:top_entities])
             found.append(Community(
-                number, len(members), tuple(sorted(counts, key=lambda e: (-counts[e], e))[:top_entities]),
+                number, len(members), top,
                 tuple((chunk, start, end, self._sentence_text(chunk, start, end)) for chunk, start, end in best),
+                tuple(_name_and_label([m for m in mentions if m.entity == key])[0] for key in top),
             ))
         return found
 

@@ -36,7 +36,7 @@ class Themes:
     @staticmethod
     def summary(community: Community) -> str:
         """What a community is about, as text: its top entities, then its representative sentences."""
-        return "; ".join(community.entities) + ". " + " ".join(text for *_, text in community.sentences)
+        return "; ".join(community.names or community.entities) + ". " + " ".join(t for *_, t in community.sentences)
 
     def _load(self) -> tuple[Sequence[Community], np.ndarray]:
         if self._cached is None:
@@ -71,7 +71,8 @@ def themes_answer(question: str, hits: Sequence[Hit]) -> Answer:
         community = hit.metadata["community"]
         chunk_id, start, end = community["spans"][0]
         sentence = community["sentences"][0]
-        lines.append(f"{number}. {', '.join(community['entities'][:5])}: {sentence} [{number}]")
+        names = community.get("names") or community["entities"]
+        lines.append(f"{number}. {', '.join(names[:5])}: {sentence} [{number}]")
         citations.append(Citation(number, chunk_id, hit.source, start, end, sentence))
     text = "The main themes, the closest to the question and the largest first:\n" + "\n".join(lines)
     return Answer(question, AnswerStatus.ANSWERED, text, 1.0, tuple(citations), tuple(hits),
