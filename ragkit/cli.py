@@ -19,7 +19,8 @@ from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, IngestReport
 from ragkit.retrieve import RetrievalConfig, SearchMode, SearchResult
 
-_GRAPH_MODEL_HELP = "what extracts entities: a spaCy pipeline (default the packaged English one) or lac (Chinese)"
+_GRAPH_MODEL_HELP = ("what extracts entities: a spaCy pipeline (default the packaged English one), lac (Chinese) "
+                     "or auto (LAC for mostly-Chinese documents, English spaCy for the rest)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -385,8 +386,9 @@ def _command(
 
 def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to use") -> None:
     parser.add_argument("--mode", default=SearchMode.HYBRID.value,
-                        help=f"{help}: dense, sparse, hybrid (default), graph or global (these two need a knowledge base "
-                             "with a graph; global: one passage per theme, for 'what are the main themes' questions)")
+                        help=f"{help}: dense, sparse, hybrid (default), graph or global (these two need a knowledge "
+                             "base with a graph; global: one passage per theme, for 'what are the main themes' "
+                             "questions)")
 
 
 def _reranker_argument(parser: argparse.ArgumentParser) -> None:

@@ -72,7 +72,8 @@ class GraphSettings:
     For ``neo4j``: ``uri`` (else ``$NEO4J_URI``), ``database`` (else ``$NEO4J_DATABASE``, else the server's default),
     the user in ``$NEO4J_USER`` (default ``neo4j``) and the password in the variable ``password_env`` names — never
     stored; ``namespace`` separates knowledge bases that share one database. ``model``: what extracts entities — a
-    spaCy pipeline (package name or path; default the packaged English one), or ``lac`` for Chinese (Baidu LAC).
+    spaCy pipeline (package name or path; default the packaged English one), ``lac`` for Chinese (Baidu LAC), or
+    ``auto`` for a mix (each document to LAC when it is mostly Chinese, to the English pipeline otherwise).
     """
 
     kind: GraphKind = GraphKind.NONE

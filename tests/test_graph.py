@@ -261,7 +261,8 @@ def test_communities_summarize_the_main_themes(tmp_path, embedder) -> None:
 def test_chinese_text_gets_its_graph_from_lac(tmp_path, embedder) -> None:
     """Chinese documents through LAC: names become entities with offsets, "name verb name" becomes a labelled relation,
     and graph mode finds the director's passage, which shares no words with the question, through the film's."""
-    film = Document("film.txt", "《霸王别姬》是一部1993年的中国电影，由陈凯歌执导。影片讲述了两位京剧演员半个世纪的悲欢离合。")
+    film = Document("film.txt", "《霸王别姬》是一部1993年的中国电影，由陈凯歌执导。"
+                                "影片讲述了两位京剧演员半个世纪的悲欢离合。")
     director = Document("director.txt", "陈凯歌是一位画家和导演，出生于北京，曾在北京电影学院学习。")
     others = [
         Document("zhang.txt", "张艺谋是一位电影导演，出生于西安。张艺谋执导了三部喜剧。"),
@@ -327,3 +328,18 @@ def test_global_mode_needs_a_graph(tmp_path, embedder) -> None:
         kb.ingest(CORPUS)
         with pytest.raises(ConfigError, match="global"):
             kb.search("What are the main themes?", mode="global")
+
+
+def test_a_mixed_knowledge_base_routes_each_document_by_script(tmp_path, embedder) -> None:
+    docs = [Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris."),
+            Document("chen.txt", "陈凯歌是一位画家和导演，出生于北京，曾在北京电影学院学习。"),
+            Document("film.txt", "《霸王别姬》是一部1993年的中国电影，由陈凯歌执导。")]
+    config = KBConfig(graph=GraphSettings("embedded", model="auto"), bm25_tokenizer="multilingual")
+    with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
+        kb.ingest(docs)
+        assert kb.graph.entity("Pierre Curie").label == "PERSON"  # spaCy
+        assert kb.graph.entity("陈凯歌").label == "PERSON"  # LAC
+        assert kb.graph.entity("陈凯歌").chunk_ids == tuple(sorted(
+            hit.chunk_id for hit in kb.search("陈凯歌", k=3, mode="sparse") if hit.source != "curie.txt"))
+        assert "霸王别姬" in kb._retriever._graph.link("霸王别姬的导演出生在哪里？", 3)  # queries are routed too
+        assert "pierre curie" in kb._retriever._graph.link("Where did Pierre Curie work?", 3)

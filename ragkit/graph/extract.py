@@ -287,10 +287,52 @@ def _name_verb_name(sentence: Sequence[tuple[int | None, str, int, int]], words:
     return triples
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def mostly_chinese(text: str) -> bool:
+    """At least 30 % of the text's non-space characters are Han ideographs."""
+    letters = sum(1 for ch in text if not ch.isspace())
+    return letters > 0 and len(_HAN.findall(text)) >= 0.3 * letters
+
+
+class ScriptRouter:
+    """Mixed English and Chinese knowledge bases: each document (and query) goes to LAC when it is mostly Chinese,
+    to the spaCy pipeline otherwise; both feed the same graph."""
+
+    def __init__(self, model: str = DEFAULT_SPACY_MODEL) -> None:
+        self.spacy = SpacyExtractor(model)
+        self.lac = LacExtractor()
+
+    def _for(self, text: str) -> SpacyExtractor | LacExtractor:
+        return self.lac if mostly_chinese(text) else self.spacy
+
+    def extract(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> list[DocumentGraph]:
+        routed: dict[int, list[int]] = {}
+        for position, (_, chunks) in enumerate(documents):
+            extractor = self._for(" ".join(chunk.text for chunk in chunks))
+            routed.setdefault(id(extractor), []).append(position)
+        found: dict[int, DocumentGraph] = {}
+        for extractor in (self.spacy, self.lac):
+            positions = routed.get(id(extractor), [])
+            if positions:
+                found.update(zip(positions, extractor.extract([documents[i] for i in positions])))
+        return [found[i] for i in range(len(documents))]
+
+    def query_phrases(self, text: str) -> list[tuple[str, int, int]]:
+        return self._for(text).query_phrases(text)
+
+
 def make_extractor(model: str) -> Extractor:
-    """The extractor a knowledge base's ``GraphSettings.model`` names: ``lac`` for Chinese (LAC), otherwise a spaCy
-    pipeline (package name or path)."""
-    return LacExtractor() if model.strip().lower() == "lac" else SpacyExtractor(model)
+    """The extractor a knowledge base's ``GraphSettings.model`` names: ``lac`` for Chinese (LAC), ``auto`` for a mix
+    (LAC for mostly-Chinese documents, the packaged English spaCy pipeline for the rest), otherwise a spaCy pipeline
+    (package name or path)."""
+    name = model.strip().lower()
+    if name == "lac":
+        return LacExtractor()
+    if name == "auto":
+        return ScriptRouter()
+    return SpacyExtractor(model)
 
 
 def _named(token: Any) -> bool:
