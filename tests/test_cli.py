@@ -163,3 +163,12 @@ def test_eval_incremental_reports_the_cost_of_an_addition_and_of_the_graph(tmp_p
     assert 0 < report["add_share_of_rebuild"] < 0.5
     assert report["graph"]["entities"] > 0 and report["graph_extraction_chunks_per_s"] > 0
     assert report["build_over_build_without_graph"] > 1
+
+
+def test_eval_scale_reports_build_memory_disk_and_latency(tmp_path, capsys, datasets_dir):
+    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=6, distractors=30)
+    report = _run(capsys, "eval", "scale", "--beir", str(beir), "--chunks", "300", "--queries", "6", "--json")
+    assert report["chunks"] == report["documents"] == 300  # one chunk per synthetic passage, none a duplicate
+    assert report["build_s"] == pytest.approx(report["ingest_s"] + report["optimize_s"], abs=0.11)
+    assert 0 < report["peak_rss_anon_mb"] <= report["peak_rss_mb"] and report["disk_mb"] > 0
+    assert 0 < report["hybrid_p50_ms"] <= report["hybrid_p95_ms"] and report["queries"] == 6

@@ -13,6 +13,7 @@ import random
 import re
 import resource
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -66,8 +67,50 @@ def synthetic_passages(corpus: Sequence[Document], count: int, seed: int = 0) ->
         yield Document(f"synthetic-{i}", " ".join(rng.sample(sentences, rng.randint(3, 8))))
 
 
+class AnonymousMemoryPeak:
+    """The largest ``RssAnon`` of this process (Linux), sampled twice a second in a daemon thread: memory the process
+    owns. Peak RSS also counts the pages of memory-mapped files — the engine maps its segments — which are page cache
+    the kernel can drop under pressure."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.peak_kb: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+
+    def _sample(self) -> None:
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("RssAnon:"):
+                        self.peak_kb = max(self.peak_kb or 0, int(line.split()[1]))
+        except OSError:
+            pass
+
+    def _run(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._sample()
+
+    def __enter__(self) -> AnonymousMemoryPeak:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+
 def measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int = 2000,
                   folder: str | Path | None = None) -> dict:
+    with AnonymousMemoryPeak() as anonymous:
+        result = _measure_scale(corpus, queries, chunks, batch=batch, folder=folder)
+    peak = anonymous.peak_kb
+    return {**result, "peak_rss_anon_mb": round(peak / 1024, 1) if peak is not None else None}
+
+
+def _measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int,
+                   folder: str | Path | None) -> dict:
     embedder = ProjectionEmbedder()
     config = KBConfig(embedder=embedder.name, chunker="fixed", chunk_size=254, chunk_overlap=0)
     passages = synthetic_passages(corpus, chunks)
