@@ -30,6 +30,11 @@ DISTRACTORS = [
     Document("storm.txt", "Winter storms in northern Norway bring strong winds and heavy snow to the coast."),
 ]
 CORPUS = [FILM, DIRECTOR, *DISTRACTORS]
+SCIENCE = [  # a second theme, for communities
+    Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris. Marie Curie and Pierre Curie studied "
+                          "radium at the Sorbonne in Paris."),
+    Document("sorbonne.txt", "The Sorbonne in Paris honoured Marie Curie. Pierre Curie lectured at the Sorbonne."),
+]
 QUESTION = "Where was the director of Moonfall Harbor born?"
 
 
@@ -241,13 +246,8 @@ def test_neo4j_and_embedded_graphs_give_the_same_results(tmp_path, embedder, neo
 
 
 def test_communities_summarize_the_main_themes(tmp_path, embedder) -> None:
-    science = [
-        Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris. Marie Curie and Pierre Curie studied "
-                              "radium at the Sorbonne in Paris."),
-        Document("sorbonne.txt", "The Sorbonne in Paris honoured Marie Curie. Pierre Curie lectured at the Sorbonne."),
-    ]
     with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
-        kb.ingest([*CORPUS, *science])
+        kb.ingest([*CORPUS, *SCIENCE])
         communities = kb.graph.communities()
         assert communities == kb.graph.communities()  # deterministic
         curie = next(c for c in communities if "marie curie" in c.entities)
@@ -287,13 +287,8 @@ def test_chinese_text_gets_its_graph_from_lac(tmp_path, embedder) -> None:
 
 
 def test_global_mode_answers_with_one_passage_per_theme(tmp_path, embedder) -> None:
-    science = [
-        Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris. Marie Curie and Pierre Curie studied "
-                              "radium at the Sorbonne in Paris."),
-        Document("sorbonne.txt", "The Sorbonne in Paris honoured Marie Curie. Pierre Curie lectured at the Sorbonne."),
-    ]
     with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
-        kb.ingest([*CORPUS, *science])
+        kb.ingest([*CORPUS, *SCIENCE])
         themes = kb.search("What are the main themes of this collection?", k=5, mode="global")
         communities = [hit.metadata["community"] for hit in themes]
         assert len(themes) >= 2 and len({hit.chunk_id for hit in themes}) == len(themes)

@@ -217,7 +217,7 @@ class LacExtractor:
         tagged: list[list[tuple[str, str, int, int]]] = []
         for begin in range(0, len(texts), self.batch_size):
             batch = list(texts[begin : begin + self.batch_size])
-            for text, words in zip(batch, self.lac.run(batch) if batch else []):
+            for text, words in zip(batch, self.lac.run(batch)):
                 offset, found = 0, []
                 for word, tag in words:
                     start = text.find(word, offset)
@@ -308,13 +308,10 @@ class ScriptRouter:
         return self.lac if mostly_chinese(text) else self.spacy
 
     def extract(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> list[DocumentGraph]:
-        routed: dict[int, list[int]] = {}
-        for position, (_, chunks) in enumerate(documents):
-            extractor = self._for(" ".join(chunk.text for chunk in chunks))
-            routed.setdefault(id(extractor), []).append(position)
+        chinese = [mostly_chinese(" ".join(chunk.text for chunk in chunks)) for _, chunks in documents]
         found: dict[int, DocumentGraph] = {}
-        for extractor in (self.spacy, self.lac):
-            positions = routed.get(id(extractor), [])
+        for extractor, wanted in ((self.spacy, False), (self.lac, True)):
+            positions = [i for i, is_chinese in enumerate(chinese) if is_chinese is wanted]
             if positions:
                 found.update(zip(positions, extractor.extract([documents[i] for i in positions])))
         return [found[i] for i in range(len(documents))]
