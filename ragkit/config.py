@@ -34,22 +34,33 @@ class IndexKind(str, Enum):
     QDRANT = "qdrant"
 
 
+class DenseStorage(str, Enum):
+    """Where dense vectors live. ``memory``: float32 vectors kept in RAM (memory-mapped, pre-loaded). ``disk-int8``:
+    float32 originals on disk, an int8 scalar-quantized copy in RAM that the HNSW graph is built and searched on, and
+    the candidates rescored with the originals — Qdrant's "in-memory quantization, on-disk originals" setup."""
+
+    MEMORY = "memory"
+    DISK_INT8 = "disk-int8"
+
+
 @dataclass(frozen=True)
 class IndexSettings:
     """Where vectors live: ``edge`` (in-process, inside the knowledge-base folder) or a ``qdrant`` server.
 
     For ``qdrant``, ``location`` is a server URL (``http://host:6333``), or a folder / ``:memory:`` for
     qdrant-client's local mode. The API key is read from the environment variable named by ``api_key_env``,
-    never stored.
+    never stored. ``dense_storage`` (see :class:`DenseStorage`) is fixed when the index is created.
     """
 
     kind: IndexKind = IndexKind.EDGE
     location: str | None = None
     collection: str = "ragkit"
     api_key_env: str | None = "QDRANT_API_KEY"
+    dense_storage: DenseStorage = DenseStorage.DISK_INT8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", parse_enum(IndexKind, self.kind, "index kind"))
+        object.__setattr__(self, "dense_storage", parse_enum(DenseStorage, self.dense_storage, "dense storage"))
         if self.kind is IndexKind.QDRANT and not self.location:
             raise ConfigError("a qdrant index needs a location: a server URL such as http://localhost:6333")
         if not self.collection:
@@ -136,6 +147,7 @@ class KBConfig:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["index"]["kind"] = self.index.kind.value
+        data["index"]["dense_storage"] = self.index.dense_storage.value
         data["chunker"] = self.chunker.value
         data["graph"]["kind"] = self.graph.kind.value
         return {"format_version": FORMAT_VERSION, **data}
@@ -149,6 +161,8 @@ class KBConfig:
                 f"knowledge base format {version} is not supported by this ragkit (format {FORMAT_VERSION}); "
                 "rebuild it by ingesting the sources into a new folder"
             )
+        if isinstance(data.get("index"), dict) and "dense_storage" not in data["index"]:
+            data["index"] = {**data["index"], "dense_storage": DenseStorage.MEMORY}  # created before the option
         return cls(**data)
 
     def with_index(self, index: IndexSettings) -> KBConfig:

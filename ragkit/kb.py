@@ -184,7 +184,8 @@ class KnowledgeBase:
 
         ``optimize=False`` leaves the new vectors in unindexed segments (searched exactly, so slower but still
         correct) for a bulk load that calls ``ingest`` many times: call ``optimize()`` once at the end instead of
-        re-merging growing segments after every call.
+        re-merging growing segments after every call. (The embedded index still indexes each 256 MB of new vectors
+        as it fills, which bounds the memory a large load needs.)
         """
         self._check_open()
         if batch_size < 1:
@@ -535,7 +536,7 @@ def build_chunker(embedder: Embedder, config: KBConfig, kind: ChunkerKind | None
 def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorIndex:
     settings = config.index
     if settings.kind is IndexKind.EDGE:
-        return EdgeIndex(directory / "index", dimension)
+        return EdgeIndex(directory / "index", dimension, settings.dense_storage)
     from qdrant_client import QdrantClient
 
     location = settings.location or ""
@@ -545,7 +546,7 @@ def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorInde
         client = QdrantClient(location=":memory:")
     else:
         client = QdrantClient(path=location)
-    return QdrantIndex(client, settings.collection, dimension)
+    return QdrantIndex(client, settings.collection, dimension, settings.dense_storage)
 
 
 def _expand(

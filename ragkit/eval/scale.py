@@ -9,11 +9,13 @@ is the real pipeline: cleaning, duplicate keys, chunking, BM25, the registry and
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import re
 import resource
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ragkit.config import KBConfig
+from ragkit.config import IndexSettings, KBConfig
 from ragkit.eval.chunking import disk_bytes
 from ragkit.eval.metrics import percentile
 from ragkit.kb import KnowledgeBase
@@ -67,60 +69,69 @@ def synthetic_passages(corpus: Sequence[Document], count: int, seed: int = 0) ->
         yield Document(f"synthetic-{i}", " ".join(rng.sample(sentences, rng.randint(3, 8))))
 
 
+_WATCH = """
+import select, sys
+path, peak = f"/proc/{sys.argv[1]}/status", 0
+while True:
+    try:
+        with open(path) as status:
+            peak = max([peak] + [int(line.split()[1]) for line in status if line.startswith("RssAnon:")])
+    except OSError:
+        break
+    if select.select([sys.stdin], [], [], 0.2)[0]:  # a line on stdin: stop
+        break
+print(peak)
+"""
+
+
 class AnonymousMemoryPeak:
-    """The largest ``RssAnon`` of this process (Linux), sampled twice a second in a daemon thread: memory the process
-    owns. Peak RSS also counts the pages of memory-mapped files — the engine maps its segments — which are page cache
-    the kernel can drop under pressure."""
+    """The largest ``RssAnon`` of this process (Linux): memory the process owns. Peak RSS also counts the pages of
+    memory-mapped files — the engine maps its segments — which are page cache the kernel can drop under pressure.
+    Sampled five times a second by a child process: the engine holds the GIL while it builds an index, so a thread
+    here would miss exactly the peak."""
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self) -> None:
         self.peak_kb: int | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
-
-    def _sample(self) -> None:
-        try:
-            with open("/proc/self/status") as status:
-                for line in status:
-                    if line.startswith("RssAnon:"):
-                        self.peak_kb = max(self.peak_kb or 0, int(line.split()[1]))
-        except OSError:
-            pass
-
-    def _run(self, interval: float) -> None:
-        while not self._stop.wait(interval):
-            self._sample()
+        self._watcher: subprocess.Popen | None = None
 
     def __enter__(self) -> AnonymousMemoryPeak:
-        self._sample()
-        self._thread.start()
+        if Path(f"/proc/{os.getpid()}/status").exists():
+            self._watcher = subprocess.Popen([sys.executable, "-c", _WATCH, str(os.getpid())],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+        if self._watcher is not None:
+            output, _ = self._watcher.communicate("stop\n")
+            self.peak_kb = int(output) if output.strip().isdigit() and int(output) > 0 else None
 
 
 def measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int = 2000,
-                  folder: str | Path | None = None) -> dict:
+                  folder: str | Path | None = None, index: IndexSettings | None = None) -> dict:
     with AnonymousMemoryPeak() as anonymous:
-        result = _measure_scale(corpus, queries, chunks, batch=batch, folder=folder)
+        result = _measure_scale(corpus, queries, chunks, batch=batch, folder=folder, index=index or IndexSettings())
     peak = anonymous.peak_kb
     return {**result, "peak_rss_anon_mb": round(peak / 1024, 1) if peak is not None else None}
 
 
 def _measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int,
-                   folder: str | Path | None) -> dict:
+                   folder: str | Path | None, index: IndexSettings) -> dict:
     embedder = ProjectionEmbedder()
-    config = KBConfig(embedder=embedder.name, chunker="fixed", chunk_size=254, chunk_overlap=0)
+    config = KBConfig(embedder=embedder.name, chunker="fixed", chunk_size=254, chunk_overlap=0, index=index)
     passages = synthetic_passages(corpus, chunks)
     with tempfile.TemporaryDirectory(prefix="ragkit-scale-") as scratch:
         path = Path(folder or scratch) / f"kb-{chunks}"
         started = time.perf_counter()
         with KnowledgeBase.open(path, config, embedder=embedder) as kb:
             # A bulk load: many ingest calls, one index build at the end (as a batch script should do it).
+            done = 0
             while part := list(itertools.islice(passages, batch)):
                 kb.ingest(part, batch_size=500, optimize=False)
+                done += len(part)
+                if done % 100_000 < batch:  # a long build shows where it is and what it holds so far
+                    print(f"eval scale: {done:,} passages in {time.perf_counter() - started:.0f} s, peak RSS "
+                          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", file=sys.stderr,
+                          flush=True)
             ingest_s = time.perf_counter() - started
             kb.optimize()
             build_s = time.perf_counter() - started
@@ -146,4 +157,5 @@ def _measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: i
         "hybrid_p95_ms": round(percentile(latencies, 95), 2),
         "queries": len(latencies),
         "vectors": "random projection of hashed words (benchmark only)",
+        "dense_storage": index.dense_storage.value,
     }

@@ -4,32 +4,45 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ragkit.config import DenseStorage
 from ragkit.errors import IncompatibleKnowledgeBase, IndexBackendError
 from ragkit.filters import Condition, Match, payload_key
 from ragkit.index.base import EngineFusion, FusionQuery, IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
 
 _SCROLL_PAGE = 10_000
 _UPSERT_BATCH = 256
+_OVERSAMPLING = 2.0
 
 
 class QdrantIndex:
     """One collection on a Qdrant server reached through ``qdrant_client.QdrantClient``; created on first use."""
 
-    def __init__(self, client: Any, collection: str, dimension: int) -> None:
+    def __init__(self, client: Any, collection: str, dimension: int,
+                 storage: DenseStorage = DenseStorage.DISK_INT8) -> None:
         from qdrant_client import models
 
         self._models = models
         self._client = client
         self._collection = collection
+        options = getattr(client, "init_options", {})
+        local = options.get("location") == ":memory:" or options.get("path") is not None  # exact search, no HNSW
+        self._rescore = storage is DenseStorage.DISK_INT8 and not local
+        on_disk, quantization = None, None
+        if storage is DenseStorage.DISK_INT8:
+            on_disk = True
+            quantization = models.ScalarQuantization(
+                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True))
         try:
             exists = client.collection_exists(collection)
             if not exists:
                 client.create_collection(
                     collection,
                     vectors_config={
-                        VectorName.DENSE.value: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                        VectorName.DENSE.value: models.VectorParams(size=dimension, distance=models.Distance.COSINE,
+                                                                    on_disk=on_disk)
                     },
                     sparse_vectors_config={VectorName.SPARSE.value: models.SparseVectorParams()},
+                    quantization_config=quantization,
                 )
                 return
             params = client.get_collection(collection).config.params
@@ -79,13 +92,22 @@ class QdrantIndex:
                 must.append(m.FieldCondition(key=key, range=kind(gte=c.gte, gt=c.gt, lte=c.lte, lt=c.lt)))
         return m.Filter(must=must)
 
+    def _params(self, query: IndexQuery) -> Any:
+        """As in the embedded index: int8 candidates (twice the limit) always rescored with the originals."""
+        if not self._rescore or query.using is not VectorName.DENSE:
+            return None
+        return self._models.SearchParams(
+            quantization=self._models.QuantizationSearchParams(rescore=True, oversampling=_OVERSAMPLING))
+
     def _request(self, query: IndexQuery | FusionQuery) -> Any:
         m = self._models
         if isinstance(query, IndexQuery):
             return m.QueryRequest(query=self._vector(query.vector), using=query.using.value, limit=query.limit,
-                                  filter=self._filter(query.conditions), with_payload=False)
+                                  filter=self._filter(query.conditions), params=self._params(query),
+                                  with_payload=False)
         prefetch = [m.Prefetch(query=self._vector(part.vector), using=part.using.value, limit=part.limit,
-                               filter=self._filter(part.conditions)) for part in query.parts]
+                               filter=self._filter(part.conditions), params=self._params(part))
+                    for part in query.parts]
         if query.method is EngineFusion.RRF:
             fusion = m.RrfQuery(rrf=m.Rrf(k=query.rrf_k, weights=list(query.weights) if query.weights else None))
         else:
