@@ -116,11 +116,13 @@ def test_eval_dedup_and_ingest_profile(tmp_path, capsys, datasets_dir):
 def test_ingest_options_and_skip_summary(tmp_path, capsys):
     docs = write_corpus(tmp_path / "docs")
     (docs / "empty.txt").write_text("")
-    assert main(["ingest", str(docs), "--kb", str(tmp_path / "kb"), "--exclude", "security.txt"]) == 0
+    assert main(["ingest", str(docs), "--kb", str(tmp_path / "kb"), "--exclude", "security.txt",
+                 "--dense-storage", "memory"]) == 0
     out = capsys.readouterr().out
     assert "security.txt" not in out, out
     assert "3 added, 1 skipped" in out, out
     assert "skipped as empty: 1, e.g." in out
+    assert json.loads((tmp_path / "kb" / "ragkit.json").read_text())["index"]["dense_storage"] == "memory"
 
 
 def test_eval_chunking_on_a_small_squad_file(tmp_path, capsys):
@@ -172,3 +174,4 @@ def test_eval_scale_reports_build_memory_disk_and_latency(tmp_path, capsys, data
     assert report["build_s"] == pytest.approx(report["ingest_s"] + report["optimize_s"], abs=0.11)
     assert 0 < report["peak_rss_anon_mb"] <= report["peak_rss_mb"] and report["disk_mb"] > 0
     assert 0 < report["hybrid_p50_ms"] <= report["hybrid_p95_ms"] and report["queries"] == 6
+    assert report["dense_storage"] == "disk-int8"
