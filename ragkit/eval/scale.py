@@ -123,7 +123,7 @@ def _measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: i
         path = Path(folder or scratch) / f"kb-{chunks}"
         started = time.perf_counter()
         with KnowledgeBase.open(path, config, embedder=embedder) as kb:
-            # A bulk load: many ingest calls, one index build at the end (as a batch script should do it).
+            # A bulk load: many ingest calls, one final index build (the index also builds each 256 MB as it fills).
             done = 0
             while part := list(itertools.islice(passages, batch)):
                 kb.ingest(part, batch_size=500, optimize=False)

@@ -14,7 +14,7 @@ _SCROLL_PAGE = 10_000
 # Dense-vector bytes per indexed segment. The edge engine runs its optimizers only when asked, so a bulk load would
 # otherwise grow one unindexed segment to the whole collection, and indexing it maps the old and the new copy at
 # once (10.5 GB peak RSS at 1M chunks). Indexing every 256 MB of vectors, and capping merges at that size, keeps the
-# peak near one segment's worth (2.9 GB at 1M; README, *Scale*).
+# peak near one segment's worth (2.6 GB at 1M chunks; README, *Against LlamaIndex, and at scale*).
 _SEGMENT_BYTES = 256 * 2**20
 _OVERSAMPLING = 2.0
 
