@@ -8,7 +8,17 @@ from typing import Any, Mapping, Sequence
 from ragkit.config import DenseStorage
 from ragkit.errors import IndexBackendError, KnowledgeBaseLocked
 from ragkit.filters import Condition, Match, payload_key
-from ragkit.index.base import EngineFusion, FusionQuery, IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
+from ragkit.index.base import (
+    INT8_QUANTILE,
+    RESCORE_OVERSAMPLING,
+    EngineFusion,
+    FusionQuery,
+    IndexPoint,
+    IndexQuery,
+    ScoredId,
+    SparseVector,
+    VectorName,
+)
 
 _SCROLL_PAGE = 10_000
 # Dense-vector bytes per indexed segment. The edge engine runs its optimizers only when asked, so a bulk load would
@@ -16,7 +26,6 @@ _SCROLL_PAGE = 10_000
 # once (10.5 GB peak RSS at 1M chunks). Indexing every 256 MB of vectors, and capping merges at that size, keeps the
 # peak near one segment's worth (2.6 GB at 1M chunks; README, *Against LlamaIndex, and at scale*).
 _SEGMENT_BYTES = 256 * 2**20
-_OVERSAMPLING = 2.0
 
 
 class EdgeIndex:
@@ -28,8 +37,14 @@ class EdgeIndex:
 
         self._qe = qe
         dense = qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)
+        # With int8 vectors every dense query asks for rescoring: the engine's automatic choice skips it for on-disk
+        # originals (recall@10 0.955 instead of 1.0 on tests/test_index_storage.py's data).
+        self._dense_params = None
         if storage is DenseStorage.DISK_INT8:
-            int8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned)
+            self._dense_params = qe.SearchParams(
+                quantization=qe.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING))
+            int8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=INT8_QUANTILE,
+                                               memory=qe.Memory.Pinned)
             dense = qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine, memory=qe.Memory.Cold,
                                         quantization_config=int8)
         config = qe.EdgeConfig(
@@ -94,13 +109,7 @@ class EdgeIndex:
         return self._qe.Query.Nearest(self._vector(query.vector), using=query.using.value)
 
     def _params(self, query: IndexQuery) -> object | None:
-        """With int8 vectors, twice the candidates are taken from the quantized graph and always rescored with the
-        originals (the engine's automatic choice skips rescoring for on-disk originals: recall@10 0.955 instead of 1.0
-        on ``tests/test_index_storage.py``'s data)."""
-        if query.using is not VectorName.DENSE:
-            return None
-        qe = self._qe
-        return qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=True, oversampling=_OVERSAMPLING))
+        return self._dense_params if query.using is VectorName.DENSE else None
 
     def _request(self, query: IndexQuery | FusionQuery) -> object:
         qe = self._qe

@@ -7,11 +7,20 @@ from typing import Any, Mapping, Sequence
 from ragkit.config import DenseStorage
 from ragkit.errors import IncompatibleKnowledgeBase, IndexBackendError
 from ragkit.filters import Condition, Match, payload_key
-from ragkit.index.base import EngineFusion, FusionQuery, IndexPoint, IndexQuery, ScoredId, SparseVector, VectorName
+from ragkit.index.base import (
+    INT8_QUANTILE,
+    RESCORE_OVERSAMPLING,
+    EngineFusion,
+    FusionQuery,
+    IndexPoint,
+    IndexQuery,
+    ScoredId,
+    SparseVector,
+    VectorName,
+)
 
 _SCROLL_PAGE = 10_000
 _UPSERT_BATCH = 256
-_OVERSAMPLING = 2.0
 
 
 class QdrantIndex:
@@ -26,12 +35,15 @@ class QdrantIndex:
         self._collection = collection
         options = getattr(client, "init_options", {})
         local = options.get("location") == ":memory:" or options.get("path") is not None  # exact search, no HNSW
-        self._rescore = storage is DenseStorage.DISK_INT8 and not local
+        self._dense_params = None  # as in the embedded index: int8 candidates always rescored with the originals
         on_disk, quantization = None, None
         if storage is DenseStorage.DISK_INT8:
+            if not local:  # local mode warns that it ignores search params
+                self._dense_params = models.SearchParams(
+                    quantization=models.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING))
             on_disk = True
-            quantization = models.ScalarQuantization(
-                scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True))
+            quantization = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=INT8_QUANTILE, always_ram=True))
         try:
             exists = client.collection_exists(collection)
             if not exists:
@@ -93,11 +105,7 @@ class QdrantIndex:
         return m.Filter(must=must)
 
     def _params(self, query: IndexQuery) -> Any:
-        """As in the embedded index: int8 candidates (twice the limit) always rescored with the originals."""
-        if not self._rescore or query.using is not VectorName.DENSE:
-            return None
-        return self._models.SearchParams(
-            quantization=self._models.QuantizationSearchParams(rescore=True, oversampling=_OVERSAMPLING))
+        return self._dense_params if query.using is VectorName.DENSE else None
 
     def _request(self, query: IndexQuery | FusionQuery) -> Any:
         m = self._models
