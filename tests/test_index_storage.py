@@ -1,5 +1,5 @@
-"""Dense storage in the embedded index: int8 vectors in RAM with on-disk originals rank like float32 vectors in RAM,
-and a large load is indexed segment by segment instead of as one segment at the end."""
+"""Dense storage in the embedded index: int8 vectors in RAM with cached or on-disk originals rank like float32 vectors
+in RAM, and a large load is indexed segment by segment instead of as one segment at the end."""
 
 from __future__ import annotations
 
@@ -57,13 +57,17 @@ def test_dense_storage_finds_the_exact_neighbours_segment_by_segment(tmp_path, d
     assert recall >= 0.99, (storage, recall)
     assert index.ids() == set(ids)
     index.close()
+    # The placement of the originals reaches the engine: read in when a segment loads (int8), or left on disk.
+    placement = json.loads((tmp_path / "edge_config.json").read_text())["vectors"][VectorName.DENSE.value]
+    expected = {DenseStorage.MEMORY: None, DenseStorage.INT8: "cached", DenseStorage.DISK_INT8: "cold"}[storage]
+    assert placement.get("memory") == expected
 
 
 def test_dense_storage_is_recorded_and_old_knowledge_bases_keep_memory(tmp_path, embedder):
     with KnowledgeBase.open(tmp_path / "new", embedder=embedder) as kb:
-        assert kb.config.index.dense_storage is DenseStorage.DISK_INT8
+        assert kb.config.index.dense_storage is DenseStorage.INT8
     stored = json.loads((tmp_path / "new" / CONFIG_FILE).read_text())
-    assert stored["index"]["dense_storage"] == "disk-int8"
+    assert stored["index"]["dense_storage"] == "int8"
     # A knowledge base written before the option existed was built with float32 vectors in RAM.
     del stored["index"]["dense_storage"]
     (tmp_path / "new" / CONFIG_FILE).write_text(json.dumps(stored))
@@ -73,5 +77,5 @@ def test_dense_storage_is_recorded_and_old_knowledge_bases_keep_memory(tmp_path,
     with KnowledgeBase.open(tmp_path / "ram", config, embedder=embedder) as kb:
         kb.ingest([Document("policy", "The travel policy allows 30 vacation days.")])
         assert kb.search("vacation days", k=1)[0].text.startswith("The travel policy")
-    with pytest.raises(ConfigError, match="unknown dense storage 'gpu'; choose one of: memory, disk-int8"):
+    with pytest.raises(ConfigError, match="unknown dense storage 'gpu'; choose one of: memory, int8, disk-int8"):
         IndexSettings(dense_storage="gpu")

@@ -27,7 +27,7 @@ class QdrantIndex:
     """One collection on a Qdrant server reached through ``qdrant_client.QdrantClient``; created on first use."""
 
     def __init__(self, client: Any, collection: str, dimension: int,
-                 storage: DenseStorage = DenseStorage.DISK_INT8) -> None:
+                 storage: DenseStorage = DenseStorage.INT8) -> None:
         from qdrant_client import models
 
         self._models = models
@@ -37,11 +37,11 @@ class QdrantIndex:
         local = options.get("location") == ":memory:" or options.get("path") is not None  # exact search, no HNSW
         self._dense_params = None  # as in the embedded index: int8 candidates always rescored with the originals
         on_disk, quantization = None, None
-        if storage is DenseStorage.DISK_INT8:
+        if storage in (DenseStorage.INT8, DenseStorage.DISK_INT8):
             if not local:  # local mode warns that it ignores search params
                 self._dense_params = models.SearchParams(
                     quantization=models.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING))
-            on_disk = True
+            on_disk = storage is DenseStorage.DISK_INT8  # int8: the originals stay in RAM for rescoring
             quantization = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
                 type=models.ScalarType.INT8, quantile=INT8_QUANTILE, always_ram=True))
         try:
