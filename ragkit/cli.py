@@ -404,8 +404,8 @@ def _command(
 
 def _dense_storage_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dense-storage", choices=[s.value for s in DenseStorage],
-                        help="when creating: dense vectors in RAM (memory) or on disk with an int8 copy in RAM "
-                             "(disk-int8, the default)")
+                        help="when creating: float32 vectors in RAM (memory); an int8 copy in RAM rescored with "
+                             "float32 originals read in on open (int8, the default) or left on disk (disk-int8)")
 
 
 def _mode_argument(parser: argparse.ArgumentParser, help: str = "retrievers to use") -> None:
@@ -532,7 +532,8 @@ def _parser() -> argparse.ArgumentParser:
     scale.add_argument("--split", default="test")
     scale.add_argument("--chunks", type=int, default=100_000)
     scale.add_argument("--queries", type=int, default=200)
-    scale.add_argument("--keep", help="build in this folder (default: a temporary one)")
+    scale.add_argument("--keep", help="build in this folder (default: a temporary one); if it already holds the "
+                       "knowledge base of this size, time its queries again without rebuilding")
     _dense_storage_argument(scale)
 
     peer = _command(evaluate, "peer", "ragkit hybrid beside the equivalent LlamaIndex pipeline (Qdrant local mode + "

@@ -169,9 +169,16 @@ def test_eval_incremental_reports_the_cost_of_an_addition_and_of_the_graph(tmp_p
 
 def test_eval_scale_reports_build_memory_disk_and_latency(tmp_path, capsys, datasets_dir):
     beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=6, distractors=30)
-    report = _run(capsys, "eval", "scale", "--beir", str(beir), "--chunks", "300", "--queries", "6", "--json")
+    command = ["eval", "scale", "--beir", str(beir), "--chunks", "300", "--queries", "6", "--keep", str(tmp_path)]
+    report = _run(capsys, *command, "--json")
     assert report["chunks"] == report["documents"] == 300  # one chunk per synthetic passage, none a duplicate
     assert report["build_s"] == pytest.approx(report["ingest_s"] + report["optimize_s"], abs=0.11)
     assert 0 < report["peak_rss_anon_mb"] <= report["peak_rss_mb"] and report["disk_mb"] > 0
     assert 0 < report["hybrid_p50_ms"] <= report["hybrid_p95_ms"] and report["queries"] == 6
-    assert report["open_s"] >= 0 and report["dense_storage"] == "int8"
+    assert report["open_s"] >= 0 and report["dense_storage"] == "int8" and not report["reused_build"]
+    # A kept build is timed again without rebuilding — only with the settings it was built with.
+    again = _run(capsys, *command, "--json")
+    assert again["reused_build"] and again["build_s"] is None and again["chunks"] == 300
+    assert again["disk_mb"] == pytest.approx(report["disk_mb"], rel=0.2) and again["hybrid_p95_ms"] > 0
+    assert main([*command, "--dense-storage", "memory"]) != 0
+    assert "built with different settings (index)" in capsys.readouterr().err
