@@ -12,8 +12,8 @@ from typing import Any, Mapping, Protocol, Sequence, Union
 
 from ragkit.filters import Condition
 
-# Dense storage "int8" and "disk-int8", shared by both backends: int8 scalar quantization (clipped at this quantile), and every
-# dense query takes twice its limit of int8 candidates and rescores them with the float32 originals.
+# Dense storage "int8" and "disk-int8", shared by both backends: int8 scalar quantization (clipped at this quantile),
+# and every dense query takes twice its limit of int8 candidates and rescores them with the float32 originals.
 INT8_QUANTILE = 0.99
 RESCORE_OVERSAMPLING = 2.0
 
