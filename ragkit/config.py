@@ -45,6 +45,10 @@ class DenseStorage(str, Enum):
     INT8 = "int8"
     DISK_INT8 = "disk-int8"
 
+    @property
+    def quantized(self) -> bool:
+        return self is not DenseStorage.MEMORY
+
 
 @dataclass(frozen=True)
 class IndexSettings:

@@ -37,22 +37,23 @@ class EdgeIndex:
         import qdrant_edge as qe
 
         self._qe = qe
-        dense = qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine)
         # With int8 vectors every dense query asks for rescoring: the engine's automatic choice skips it for on-disk
         # originals (recall@10 0.955 instead of 1.0 on tests/test_index_storage.py's data).
         self._dense_params = None
-        if storage in (DenseStorage.INT8, DenseStorage.DISK_INT8):
+        placement = {}
+        if storage.quantized:
             self._dense_params = qe.SearchParams(
                 quantization=qe.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING))
-            int8 = qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=INT8_QUANTILE,
-                                               memory=qe.Memory.Pinned)
             # Cached: the originals are mapped and read in when a segment loads; Cold: read as queries touch them
             # (1M chunks, reopened, `eval scale`: hybrid p95 36 ms Cached, 177 ms Cold).
-            originals = qe.Memory.Cached if storage is DenseStorage.INT8 else qe.Memory.Cold
-            dense = qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine, memory=originals,
-                                        quantization_config=int8)
+            placement = {
+                "memory": qe.Memory.Cached if storage is DenseStorage.INT8 else qe.Memory.Cold,
+                "quantization_config": qe.ScalarQuantizationConfig(type=qe.ScalarType.Int8, quantile=INT8_QUANTILE,
+                                                                   memory=qe.Memory.Pinned),
+            }
         config = qe.EdgeConfig(
-            vectors={VectorName.DENSE.value: dense},
+            vectors={VectorName.DENSE.value: qe.EdgeVectorParams(size=dimension, distance=qe.Distance.Cosine,
+                                                                 **placement)},
             sparse_vectors={VectorName.SPARSE.value: qe.EdgeSparseVectorParams()},  # IDF comes with the query
             optimizers=qe.EdgeOptimizersConfig(max_segment_size=max(1, segment_bytes // 1024)),  # in KB
         )

@@ -37,7 +37,7 @@ class QdrantIndex:
         local = options.get("location") == ":memory:" or options.get("path") is not None  # exact search, no HNSW
         self._dense_params = None  # as in the embedded index: int8 candidates always rescored with the originals
         on_disk, quantization = None, None
-        if storage in (DenseStorage.INT8, DenseStorage.DISK_INT8):
+        if storage.quantized:
             if not local:  # local mode warns that it ignores search params
                 self._dense_params = models.SearchParams(
                     quantization=models.QuantizationSearchParams(rescore=True, oversampling=RESCORE_OVERSAMPLING))
