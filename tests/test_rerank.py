@@ -49,6 +49,9 @@ def test_cross_encoder_scores_match_the_library_and_reorder_hits(tmp_path, embed
         assert "rerank" in result.timings_ms
         direct = reranker.score("hotel limit per night", [hit.text for hit in result])
         assert np.allclose(direct, scores, atol=1e-5)
+        answer = kb.ask("What is the hotel limit per night?")  # the reranker's scores are abstention signals too
+        best = max(hit.found_by["rerank"].score for hit in answer.evidence if "rerank" in hit.found_by)
+        assert answer.signals["rerank_top"] == pytest.approx(best, abs=1e-5)
 
 
 def test_nanoranker_puts_the_relevant_passage_first(tmp_path, embedder):

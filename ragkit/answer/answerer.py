@@ -27,7 +27,7 @@ import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
 from ragkit.answer.llm import ChatModel, grounded_answer
-from ragkit.answer.signals import CorpusStats, Signals, compute_signals, key_phrases, word_pairs
+from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
 from ragkit.errors import ConfigError
 from ragkit.records import Answer, AnswerStatus, Citation, Hit
@@ -45,7 +45,9 @@ _NOT_NOUNS = frozenset(
     "necessary enough all same different".split()
 )
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
-_SENTENCE_CACHE = 20_000  # evidence-sentence vectors kept between questions (~30 MB at 384 dimensions)
+# Evidence sentences' vectors (and token vectors, in float16) kept between questions: ~25 KB each at 384
+# dimensions, so ~100 MB when full.
+_SENTENCE_CACHE = 4_000
 _LEADING_CONJUNCTION = re.compile(r"^(?:and|but|also|plus)\s+", re.IGNORECASE)
 _CLEAR_LEAD = 0.1  # a dense-score lead of the best hit over the next that settles what an unnamed "it" means
 _COMPOUND = re.compile(r"\?\s+|;\s+|,?\s+and\s+(?=(?:what|how|who|when|where|why|which|is|are|does|do|did|can)\b)",
@@ -126,7 +128,7 @@ class Answerer:
         self._stats = stats
         self._evidence = evidence
         self._max_sentences = max_sentences
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
 
     def answer(self, question: str, search: Search, *, expand: Expand | None = None,
                llm: ChatModel | None = None) -> Answer:
@@ -170,26 +172,53 @@ class Answerer:
             for a, b in split_sentences(hit.text)
             if _is_statement(hit.text[a:b])
         )
+        cosines = np.zeros(0, dtype=np.float32)
+        alignment = None
         if sentences:
-            cosines = self._sentence_vectors([s.text for s in sentences]) @ self._embedder.embed_query(question)
-        else:
-            cosines = np.zeros(0, dtype=np.float32)
+            question_vector, question_tokens = self._embed([question], cache=False)
+            vectors, tokens = self._embed([s.text for s in sentences])
+            cosines = vectors @ question_vector[0]
+            if question_tokens is not None and tokens is not None:
+                alignment = self._alignment(question, question_tokens[0], sentences, tokens)
         signals = compute_signals(question, top, encoder=self._encoder, stats=self._stats,
-                                  sentence_cosine=float(cosines.max()) if len(cosines) else 0.0)
+                                  sentence_cosine=float(cosines.max()) if len(cosines) else 0.0, alignment=alignment)
         confidence = self.calibrator.probability(signals.values) if top else 0.0
         return _Assessment(question, top, sentences, cosines, signals, confidence)
 
-    def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of evidence sentences; the same chunks come back for related questions, so they are kept (LRU)."""
+    def _alignment(self, question: str, question_tokens: np.ndarray, sentences: Sequence[_Sentence],
+                   tokens: Sequence[np.ndarray]) -> TokenAlignment:
+        """Per hit, each question token's best cosine to a token of the hit's evidence sentences."""
+        by_hit: dict[str, list[np.ndarray]] = {}
+        for sentence, rows in zip(sentences, tokens):
+            by_hit.setdefault(sentence.hit.chunk_id, []).append(rows)
+        best = [(np.concatenate(rows).astype(np.float32) @ question_tokens.T).max(axis=0)
+                for rows in by_hit.values() if sum(len(r) for r in rows)]
+        return TokenAlignment(self._embedder.token_spans(question), best)  # type: ignore[attr-defined]
+
+    def _embed(self, texts: list[str], *, cache: bool = True) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Vectors of ``texts`` and, if the embedder gives them, their token vectors. Evidence sentences come back
+        for related questions, so theirs are kept (LRU)."""
+        with_tokens = getattr(self._embedder, "embed_with_tokens", None)
+        if not cache:
+            if with_tokens is None:
+                return np.stack([self._embedder.embed_query(t) for t in texts]), None
+            return with_tokens(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
-            for text, vector in zip(missing, self._embedder.embed_documents(missing)):
-                self._vectors[text] = vector
+            if with_tokens is None:
+                computed = zip(self._embedder.embed_documents(missing), [None] * len(missing))
+            else:
+                vectors, tokens = with_tokens(missing)
+                computed = zip(vectors, (t.astype(np.float16) for t in tokens))
+            for text, entry in zip(missing, computed):
+                self._vectors[text] = entry
         for text in texts:
             self._vectors.move_to_end(text)
-        while len(self._vectors) > _SENTENCE_CACHE:
+        entries = [self._vectors[t] for t in texts]
+        while len(self._vectors) > max(_SENTENCE_CACHE, len(texts)):
             self._vectors.popitem(last=False)
-        return np.stack([self._vectors[t] for t in texts])
+        token_rows = [e[1] for e in entries]
+        return np.stack([e[0] for e in entries]), (None if any(t is None for t in token_rows) else token_rows)
 
     def _rewrite(self, question: str, signals: Signals, expand: Expand | None) -> str | None:
         """A query for a second retrieval: the question relaxed (words the corpus has never seen dropped) and

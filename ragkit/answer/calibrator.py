@@ -51,7 +51,8 @@ class Calibrator:
             raise ConfigError(f"calibrator threshold must be between 0 and 1, got {self.threshold}")
 
     def probability(self, signals: Mapping[str, float]) -> float:
-        z = self.bias + sum(w * (signals.get(name, 0.0) - m) / s
+        """A signal missing from ``signals`` (one the embedder cannot give) counts as its fitting mean."""
+        z = self.bias + sum(w * (signals.get(name, m) - m) / s
                             for name, m, s, w in zip(self.features, self.mean, self.scale, self.weights))
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
@@ -60,7 +61,8 @@ class Calibrator:
             features: Sequence[str] = FEATURES, l2: float = 1.0, max_false_abstention: float = 0.10,
             fitted_on: str = "") -> Calibrator:
         """Fit on signals of labelled questions; the threshold abstains on at most ``max_false_abstention`` of the
-        answerable ones (so it catches as many unanswerable ones as that allows)."""
+        answerable ones (so it catches as many unanswerable ones as that allows). A signal no row has is left out;
+        one some rows lack counts as its mean there."""
         labels = np.asarray(answerable, dtype=np.float64)
         if len(rows) != len(labels):
             raise ConfigError(f"got {len(rows)} signal rows but {len(labels)} labels")
@@ -68,7 +70,9 @@ class Calibrator:
             raise ConfigError("calibration needs both answerable and unanswerable questions")
         if not 0.0 < max_false_abstention < 1.0:
             raise ConfigError(f"max_false_abstention must be between 0 and 1, got {max_false_abstention}")
-        x = np.asarray([[row.get(name, 0.0) for name in features] for row in rows], dtype=np.float64)
+        features = [name for name in features if any(name in row for row in rows)]
+        x = np.asarray([[row.get(name, np.nan) for name in features] for row in rows], dtype=np.float64)
+        x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
         mean, scale = x.mean(axis=0), x.std(axis=0)
         scale[scale < 1e-9] = 1.0
         z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])

@@ -13,7 +13,15 @@ numbers come out whether the hits were found by dense, sparse, hybrid or graph r
 - ``key_coverage``: the share of the question's key phrases (names, numbers, quoted words) stated in one hit;
 - ``pairs_top1`` / ``pairs_topk``: the share of the question's adjacent content-word pairs ("dimensional
   biomaterials") that stand side by side in the best hit, or in any top hit — evidence that states the question's
-  own phrases, not only its words.
+  own phrases, not only its words;
+- ``token_alignment``: how closely one hit's words, in context, match each of the question's words (BERTScore
+  recall: for every question token the best cosine to a token of the hit's evidence sentences, weighted by the
+  IDF of its word), for the best-aligned hit. Only embedders that expose token vectors give it;
+- ``rerank_top`` / ``rerank_gap``: the reranker's best score among the hits and its lead over the second, when the
+  knowledge base reranks (``RetrievalConfig(reranker=...)``).
+
+A signal that is not given counts as average in the calibrator (``Calibrator.probability``), so a calibrator fitted
+without a reranker still works with one — and ``ragkit calibrate`` on a knowledge base that reranks weighs it.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from ragkit.records import Hit
 from ragkit.sparse import BM25Encoder, bm25_idf
 
 FEATURES = ("dense_top", "dense_gap", "sentence_cosine", "sparse_top", "coverage_top1", "coverage_topk",
-            "unknown_terms", "agreement", "key_coverage", "pairs_top1", "pairs_topk")
+            "unknown_terms", "agreement", "key_coverage", "pairs_top1", "pairs_topk", "token_alignment",
+            "rerank_top", "rerank_gap")
 
 # The direction in which each signal should move confidence: more of it means more likely answerable, except for
 # words the corpus has never seen. A fitted weight pointing the other way is a quirk of the fitting data.
@@ -90,10 +99,19 @@ def key_phrases(question: str) -> list[str]:
     return list(dict.fromkeys(p for p in phrases if p))
 
 
+@dataclass(frozen=True)
+class TokenAlignment:
+    """The question's tokens (character spans) and, per hit, each token's best cosine to a token of that hit's
+    evidence: what ``token_alignment`` is computed from."""
+
+    spans: Sequence[tuple[int, int]]
+    best: Sequence[np.ndarray]  # one array per hit, one value per span
+
+
 def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder, stats: CorpusStats,
-                    sentence_cosine: float) -> Signals:
-    """The signals of ``hits`` (best first) for ``question``; ``sentence_cosine`` is computed by the caller, who
-    embeds the evidence sentences anyway."""
+                    sentence_cosine: float, alignment: TokenAlignment | None = None) -> Signals:
+    """The signals of ``hits`` (best first) for ``question``; ``sentence_cosine`` and ``alignment`` are computed by
+    the caller, who embeds the evidence sentences anyway."""
     terms = sorted(encoder.query_terms(question))
     frequencies, chunks = stats(terms)
     idf = {t: bm25_idf(frequencies.get(t, 0), max(chunks, 1)) for t in terms}
@@ -131,9 +149,29 @@ def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder,
         "pairs_top1": pair_share[0] if pair_share else 0.0,
         "pairs_topk": max(pair_share, default=0.0),
     }
+    reranked = sorted((hit.found_by["rerank"].score for hit in hits if "rerank" in hit.found_by), reverse=True)
+    if reranked:
+        values["rerank_top"] = reranked[0]
+        values["rerank_gap"] = reranked[0] - reranked[1] if len(reranked) > 1 else 0.0
+    if alignment is not None:
+        aligned = _token_alignment(question, alignment, encoder, idf)
+        if aligned is not None:
+            values["token_alignment"] = aligned
     content = [w for w in unknown_words if is_content_word(w) and not any(w in phrase for phrase in missing)]
     return Signals({name: float(np.round(value, 6)) for name, value in values.items()}, tuple(phrases),
                    tuple(missing + content), tuple(unknown_words))
+
+
+def _token_alignment(question: str, alignment: TokenAlignment, encoder: BM25Encoder,
+                     idf: Mapping[int, float]) -> float | None:
+    """The IDF-weighted mean of the question tokens' best cosines, for the best-aligned hit; a token weighs what
+    its word does (a word with no BM25 term, such as "the", weighs nothing). None if no token carries weight."""
+    words = [(m.start(), m.end(), max((idf.get(t, 0.0) for t in encoder.query_terms(m.group(0))), default=0.0))
+             for m in _WORDS.finditer(question)]
+    weights = np.array([next((w for a, b, w in words if a <= start < b), 0.0) for start, _ in alignment.spans])
+    scores = [float(best[:n] @ weights[:n] / weights[:n].sum())
+              for best in alignment.best if weights[: (n := min(len(best), len(weights)))].sum() > 0]
+    return max(scores, default=None)
 
 
 def is_content_word(word: str) -> bool:
