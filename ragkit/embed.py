@@ -39,7 +39,8 @@ class Embedder(Protocol):
 
 
 class TokenEmbedder(Embedder, Protocol):
-    """An embedder that also gives each text's contextual token vectors, from the same forward pass."""
+    """An embedder that also gives each text's contextual token vectors, from the same forward pass; one that encodes
+    queries and passages alike (``ask`` takes the question's vector from this pass too)."""
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """The texts' vectors (as ``embed_documents``) and, per text, its token vectors: L2-normalised, special

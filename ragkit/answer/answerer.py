@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import PurePath
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -191,8 +192,11 @@ class Answerer:
         by_hit: dict[str, list[np.ndarray]] = {}
         for sentence, rows in zip(sentences, tokens):
             by_hit.setdefault(sentence.hit.chunk_id, []).append(rows)
-        best = [(np.concatenate(rows).astype(np.float32) @ question_tokens.T).max(axis=0)
-                for rows in by_hit.values() if sum(len(r) for r in rows)]
+        # One BLAS thread: a multi-threaded product leaves OpenBLAS's workers spinning, and they slowed the model's
+        # next forward pass (the query's) from ~20 to ~50 ms on 2 cores.
+        with _blas().limit(limits=1, user_api="blas"):
+            best = [(np.concatenate(rows).astype(np.float32) @ question_tokens.T).max(axis=0)
+                    for rows in by_hit.values() if sum(len(r) for r in rows)]
         return TokenAlignment(self._embedder.token_spans(question), best)  # type: ignore[attr-defined]
 
     def _embed(self, texts: list[str], *, cache: bool = True) -> tuple[np.ndarray, list[np.ndarray] | None]:
@@ -293,6 +297,13 @@ class Answerer:
         if answer.status is not AnswerStatus.PARTIAL:
             return text
         return f"{text} The knowledge base does not cover: {', '.join(answer.missing)}."
+
+
+@lru_cache(maxsize=1)
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _interleave(rankings: list[list[Hit]], limit: int) -> list[Hit]:
