@@ -165,9 +165,9 @@ class SentenceTransformerEmbedder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         tokens: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
         order = np.argsort([len(text) for text in texts], kind="stable")  # similar lengths per batch
+        prepare = getattr(self._model, "preprocess", None) or self._model.tokenize  # renamed in 5.x
         for begin in range(0, len(order), self._batch_size):
             batch = order[begin : begin + self._batch_size]
-            prepare = getattr(self._model, "preprocess", None) or self._model.tokenize  # renamed in 5.x
             features = prepare([texts[i] for i in batch])
             with torch.inference_mode():
                 out = self._model(batch_to_device(features, self._model.device))
