@@ -1,5 +1,5 @@
 """The embedded demo: build a knowledge base from examples/docs, then ask it questions — answered, partly answered,
-ambiguous, and one it cannot answer.
+ambiguous, one it cannot answer, and a follow-up in a conversation.
 
 Run from the repository root:  python examples/demo.py [--kb DIR]
 Running it again reuses the knowledge base: unchanged files are neither parsed nor embedded.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ragkit import KnowledgeBase
+from ragkit import Answer, KnowledgeBase
 
 DOCS = Path(__file__).resolve().parent / "docs"
 
@@ -24,6 +24,8 @@ QUESTIONS = [
     "What was Northwind's revenue last year?",  # Northwind is there, revenue is not: the answer must say so
     "What is the boiling point of mercury?",  # nothing like it in the documents: no answer
 ]
+# Asked alone, the follow-up names nothing; asked with the conversation, it is retrieved with the previous question.
+FOLLOW_UP = ("How quickly must the on-call engineer acknowledge a page?", "And what if they don't?")
 
 
 def main() -> None:
@@ -37,15 +39,20 @@ def main() -> None:
         print(f"Ingested {DOCS}: {counts}; {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s")
         print(f"Knowledge base {kb.path}: {kb.stats()['documents']} documents, {kb.stats()['chunks']} chunks\n")
         for question in QUESTIONS:
-            answer = kb.ask(question)
-            print(f"Q: {question}")
-            print(f"A ({answer.status.value}, confidence {answer.confidence:.2f}): {answer.text}")
-            if answer.clarifications:
-                print(f"   options: {'; '.join(answer.clarifications)}")
-            for citation in answer.citations:
-                source = Path(citation.source).relative_to(DOCS)
-                print(f"   [{citation.number}] {source}, characters {citation.start}-{citation.end}")
-            print()
+            show(question, kb.ask(question))
+        earlier, follow_up = FOLLOW_UP
+        show(f"{follow_up}  (after: {earlier})", kb.ask(follow_up, history=[earlier]))
+
+
+def show(question: str, answer: Answer) -> None:
+    print(f"Q: {question}")
+    print(f"A ({answer.status.value}, confidence {answer.confidence:.2f}): {answer.text}")
+    if answer.clarifications:
+        print(f"   options: {'; '.join(answer.clarifications)}")
+    for citation in answer.citations:
+        source = Path(citation.source).relative_to(DOCS)
+        print(f"   [{citation.number}] {source}, characters {citation.start}-{citation.end}")
+    print()
 
 
 if __name__ == "__main__":

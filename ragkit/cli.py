@@ -179,7 +179,7 @@ def _eval_abstention(args: argparse.Namespace) -> dict:
     if args.fit:
         raise ConfigError("--fit works with --beir (removed-evidence labels) only")
     if args.mtrag:
-        return abstention.evaluate_mtrag(args.mtrag, **options)
+        return abstention.evaluate_mtrag(args.mtrag, last_turn_only=args.last_turn_only, **options)
     return abstention.evaluate_squad2(args.squad, **options)
 
 
@@ -559,6 +559,8 @@ def _parser() -> argparse.ArgumentParser:
     abstain.add_argument("--beir", help="BEIR folder: delete the relevant documents of a fraction of the queries")
     abstain.add_argument("--mtrag", help="MTRAG-UN reference.jsonl: per-category status accuracy")
     abstain.add_argument("--squad", help="SQuAD 2.0 JSON: unanswerable questions about the same articles")
+    abstain.add_argument("--last-turn-only", action="store_true",
+                         help="MTRAG-UN: ask the last user turn alone, without the conversation before it")
     abstain.add_argument("--split", default="test")
     abstain.add_argument("--remove-fraction", type=float, default=0.5)
     abstain.add_argument("--seed", type=int, default=0)

@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
+from ragkit.answer.conversation import Turn
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
@@ -426,13 +427,16 @@ class KnowledgeBase:
         return self._retriever.search(query, k, mode, filter)
 
     def ask(self, question: str, *, k: int = 5, mode: SearchMode | str = SearchMode.HYBRID,
-            filter: Mapping[str, Any] | None = None, llm: ChatModel | None = None) -> Answer:
+            filter: Mapping[str, Any] | None = None, llm: ChatModel | None = None,
+            history: Sequence[Turn] = ()) -> Answer:
         """Answer from the knowledge base with citations — or, by its calibrated confidence, answer in part
         (``partial``), ask which of several things was meant (``clarify``) or say that it cannot (``no_answer``).
 
         ``llm`` (e.g. ``ragkit.answer.OpenAIChat``) writes the text of answers from numbered sources; it is never
         called for a question the knowledge base cannot answer, and a reply without valid citations is replaced by
-        the extractive answer.
+        the extractive answer. ``history`` is the conversation so far, oldest first — earlier user questions as
+        strings, or ``{"role", "content"}`` chat messages: a follow-up ("how is it created?") is retrieved together
+        with the user's previous turn, and the LLM sees the whole conversation.
         """
         self._check_open()
         if not question.strip():
@@ -444,7 +448,8 @@ class KnowledgeBase:
         def search(query: str) -> tuple[Hit, ...]:
             return self._retriever.search(query, k, mode, filter).hits
 
-        return self._answerer.answer(question, search, expand=self._aliases if self._graph else None, llm=llm)
+        return self._answerer.answer(question, search, expand=self._aliases if self._graph else None, llm=llm,
+                                     history=history)
 
     @property
     def calibrator(self) -> Calibrator:

@@ -251,7 +251,8 @@ class Answer:
 
     ``confidence`` is the calibrated probability that the knowledge base can answer the question; ``signals`` are
     the retrieval signals it was computed from; ``rewritten_query`` is set when a second retrieval with a rewritten
-    query gave the evidence; ``generator`` is "extractive" or the LLM that wrote the text.
+    query gave the evidence; ``search_query`` is what retrieval ran with when a conversation's earlier turn was added
+    to the question; ``generator`` is "extractive" or the LLM that wrote the text.
     """
 
     question: str
@@ -265,6 +266,7 @@ class Answer:
     signals: Mapping[str, float] = field(default_factory=dict)
     rewritten_query: str | None = None
     generator: str = "extractive"
+    search_query: str | None = None
 
 
 class Outcome(str, Enum):

@@ -99,6 +99,36 @@ def test_question_words_unknown_to_the_corpus_trigger_one_rewritten_retrieval(de
         assert answer.rewritten_query is not None and "zxqvbnm" not in answer.rewritten_query
 
 
+def test_a_follow_up_is_retrieved_with_the_previous_turn_and_its_reference_is_resolved(demo_kb):
+    alone = demo_kb.ask("How many days does this policy allow?")
+    assert alone.status is AnswerStatus.CLARIFY and alone.search_query is None  # which policy? (as above)
+    follow_up = demo_kb.ask("How many days does this policy allow?",
+                            history=["How many vacation days do employees get?"])
+    assert follow_up.search_query == "How many days does this policy allow? How many vacation days do employees get?"
+    assert follow_up.status is AnswerStatus.ANSWERED  # "this policy" is the one the conversation is about
+    assert all(hit.source.endswith("vacation-and-leave.md") for hit in follow_up.evidence[:2])
+    assert follow_up.citations[0].source.endswith("vacation-and-leave.md")
+
+
+def test_history_turns_are_strings_or_chat_messages_and_anything_else_is_named():
+    from ragkit.answer.conversation import contextual_query, conversation
+
+    messages = conversation(["What is the Atlas arm?", {"role": "assistant", "content": "A robot arm [1]."},
+                             {"role": "agent", "content": " "}, {"role": "Human", "content": "Its payload?"}])
+    assert messages == [{"role": "user", "content": "What is the Atlas arm?"},
+                        {"role": "assistant", "content": "A robot arm [1]."},
+                        {"role": "user", "content": "Its payload?"}]
+    assert contextual_query("And its warranty?", messages) == "And its warranty? Its payload?"
+    assert contextual_query("Its payload?", messages[:2] + messages[2:]) is None  # the question itself, again
+    assert contextual_query("Its payload?", []) is None
+    with pytest.raises(ConfigError, match="history turn 1 is 42"):
+        conversation(["fine", 42])
+    with pytest.raises(ConfigError, match="history turn 0 has role 'system'"):
+        conversation([{"role": "system", "content": "be brief"}])
+    with pytest.raises(ConfigError, match="not one string"):
+        conversation("What is the Atlas arm?")
+
+
 def test_empty_question_is_a_clear_error(demo_kb):
     with pytest.raises(ConfigError, match="the question is empty"):
         demo_kb.ask("   ")
@@ -163,6 +193,10 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("Is that true?", []) is None
     assert underspecified_noun("Does it need a passport?", []) == "one"
     assert underspecified_noun("Does it need a passport for Japan?", ["Japan"]) is None
+    assert underspecified_noun("How wealthy is this county?", [], ["Tell me about Marin County"]) is None
+    assert underspecified_noun("How wealthy is this county?", [], ["Tell me about Lake Tahoe"]) == "county"
+    assert underspecified_noun("Does it need a passport?", [], ["Is Japan safe?"], "Is Japan safe?") is None
+    assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 
@@ -331,6 +365,20 @@ def test_llm_writes_a_grounded_answer_over_the_wire(demo_kb, monkeypatch):
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
 
 
+def test_llm_sees_the_conversation_before_the_sources(demo_kb):
+    server = ChatServer(lambda body: "It carries up to 7.5 kg [1].")
+    history = ["What is the Atlas arm?", {"role": "assistant", "content": "An industrial robot arm [1]."}]
+    try:
+        answer = demo_kb.ask("What is its maximum payload?", history=history, llm=OpenAIChat("tiny-model", server.url))
+    finally:
+        server.close()
+    assert answer.status is AnswerStatus.ANSWERED and answer.text == "It carries up to 7.5 kg [1]."
+    [request] = server.requests
+    assert [m["role"] for m in request["messages"]] == ["system", "user", "assistant", "user"]
+    assert request["messages"][1]["content"] == "What is the Atlas arm?"
+    assert request["messages"][3]["content"].endswith("Question: What is its maximum payload?")
+
+
 def test_llm_reply_without_valid_citations_falls_back_to_extractive(demo_kb):
     for reply in ("It is 7.5 kg.", "It is 7.5 kg [9]."):
         server = ChatServer(lambda body, reply=reply: reply)
@@ -413,6 +461,34 @@ def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     assert 0.0 <= report["answerable_with_evidence_retrieved"] <= 1.0
     with KnowledgeBase.open(tmp_path / "full.kb") as kept:  # deletions happened on a copy
         assert kept.stats()["documents"] == len(sources)
+
+
+def test_mtrag_evaluation_asks_the_last_turn_with_the_conversation_before_it(tmp_path, embedder):
+    from ragkit.eval.abstention import evaluate_mtrag
+
+    passages = {path.name: path.read_text() for path in sorted(DEMO_DOCS.rglob("*.*"))}
+    vacation = {"document_id": "vacation-and-leave.md", "text": passages.pop("vacation-and-leave.md")}
+    tasks = [
+        {"task_id": "follow-up", "answerability": ["ANSWERABLE"], "contexts": [vacation], "input": [
+            {"speaker": "user", "text": "How many vacation days do employees get?"},
+            {"speaker": "agent", "text": "25 days per calendar year."},
+            {"speaker": "user", "text": "How many days does this policy allow?"}]},
+        {"task_id": "payload", "answerability": ["ANSWERABLE"], "input": [
+            {"speaker": "user", "text": "What is the maximum payload of the Atlas arm?"}],
+         "contexts": [{"document_id": name, "text": text} for name, text in passages.items()]},
+        {"task_id": "mercury", "answerability": ["UNANSWERABLE"], "contexts": [], "input": [
+            {"speaker": "user", "text": "What is the boiling point of mercury?"}]},
+    ]
+    path = tmp_path / "reference.jsonl"
+    path.write_text("\n".join(json.dumps(task) for task in tasks))
+    report = evaluate_mtrag(path, embedder=embedder)
+    assert report["protocol"].endswith("the conversation before it as history") and report["documents"] == 6
+    assert report["per_category"]["answerable"]["statuses"] == {"answered": 2}
+    assert report["per_category"]["unanswerable"]["statuses"] == {"no_answer": 1}
+    assert report["answerable_with_reference_retrieved"] == 1.0
+    alone = evaluate_mtrag(path, embedder=embedder, last_turn_only=True)
+    assert alone["protocol"].endswith("alone")
+    assert sum(alone["statuses"].values()) == 3
 
 
 def test_ask_command_with_an_llm_endpoint(tmp_path, demo_kb):

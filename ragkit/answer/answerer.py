@@ -22,11 +22,12 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import PurePath
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
+from ragkit.answer.conversation import Turn, contextual_query, conversation
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
@@ -45,6 +46,7 @@ _NOT_NOUNS = frozenset(
     "one ones kind sort much many also still true right correct wrong possible okay ok so good bad important "
     "necessary enough all same different".split()
 )
+_WORD = re.compile(r"\w+")
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
 # Evidence sentences' vectors (and token vectors, in float16) kept between questions: ~25 KB each at 384
 # dimensions, so ~100 MB when full.
@@ -71,6 +73,7 @@ class _Assessment:
     cosines: np.ndarray
     signals: Signals
     confidence: float
+    context_cosines: np.ndarray | None = None  # a follow-up's sentences against the question with its context
 
 
 def _is_statement(sentence: str) -> bool:
@@ -80,14 +83,18 @@ def _is_statement(sentence: str) -> bool:
     return end in ".!。！" or (len(sentence.split()) >= 8 and end not in "?？")
 
 
-def underspecified_noun(question: str, named: Sequence[str]) -> str | None:
+def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[str] = (),
+                        previous: str = "") -> str | None:
     """What the question points at without naming it: "county" for "this county", "one" for a bare pronoun in a
-    question that names nothing; None if it names what it asks about."""
+    question that names nothing; None if it names what it asks about, or if the conversation does: ``earlier`` turns
+    mention the noun ("this policy" after a turn about the vacation policy), or the user's ``previous`` turn names
+    something for the pronoun to stand for ("does it…" after "what is the Atlas arm?")."""
+    mentioned = {w[:5] for turn in earlier for w in _WORD.findall(turn.lower())}
     for match in _DEICTIC.finditer(question):
         noun = match.group(1).lower()
-        if noun not in _NOT_NOUNS:
+        if noun not in _NOT_NOUNS and noun[:5] not in mentioned:
             return noun
-    if not named and _PRONOUN.search(question):
+    if not named and _PRONOUN.search(question) and not key_phrases(previous):
         return "one"
     return None
 
@@ -132,40 +139,51 @@ class Answerer:
         self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
 
     def answer(self, question: str, search: Search, *, expand: Expand | None = None,
-               llm: ChatModel | None = None) -> Answer:
+               llm: ChatModel | None = None, history: Sequence[Turn] = ()) -> Answer:
         """Retrieve with ``search``, decide, and write the answer; ``expand`` names aliases of the question's
-        entities (from the graph) for the rewrite, ``llm`` writes the text of a grounded answer."""
+        entities (from the graph) for the rewrite, ``llm`` writes the text of a grounded answer, ``history`` holds
+        the conversation's earlier turns (``ragkit.answer.conversation``)."""
+        messages = conversation(history)
+        searched = contextual_query(question, messages)
+        context = "" if searched is None else searched[len(question.strip()):]
+        if context:  # a follow-up: every retrieval also carries the user's previous turn
+            search = _in_context(search, context)
         parts = sub_questions(question)
         if len(parts) > 1:
-            return self._compound(question, parts, search, llm)
-        assessment = self._assess(question, search(question))
-        rewritten = None
-        if assessment.confidence < self.threshold:  # the recall-failure path: one more retrieval, rewritten
-            rewrite = self._rewrite(question, assessment.signals, expand)
-            if rewrite is not None:
-                second = self._assess(question, search(rewrite))
-                if second.confidence > assessment.confidence:
-                    assessment, rewritten = second, rewrite
-        return self._decide(question, assessment, rewritten, llm)
+            answer = self._compound(question, parts, search, llm, messages, context)
+        else:
+            assessment = self._assess(question, search(question), context)
+            rewritten = None
+            if assessment.confidence < self.threshold:  # the recall-failure path: one more retrieval, rewritten
+                rewrite = self._rewrite(question, assessment.signals, expand)
+                if rewrite is not None:
+                    second = self._assess(question, search(rewrite), context)
+                    if second.confidence > assessment.confidence:
+                        assessment, rewritten = second, rewrite
+            answer = self._decide(question, assessment, rewritten, llm, messages)
+        return replace(answer, search_query=searched)
 
-    def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None) -> Answer:
+    def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None,
+                  messages: Sequence[Mapping[str, str]], context: str) -> Answer:
         """Each part retrieved and judged on its own: all confident → answered; some → partial, naming the rest."""
-        assessments = [self._assess(part, search(part)) for part in parts]
+        assessments = [self._assess(part, search(part), context) for part in parts]
         confident = [a for a in assessments if a.confidence >= self.threshold]
         if not confident:
-            whole = self._assess(question, _interleave([list(a.hits) for a in assessments], self._evidence))
-            return self._decide(question, whole, " | ".join(parts), llm)
+            whole = self._assess(question, _interleave([list(a.hits) for a in assessments], self._evidence), context)
+            return self._decide(question, whole, " | ".join(parts), llm, messages)
         weakest = min(assessments, key=lambda a: a.confidence)
         missing = tuple(part for part, a in zip(parts, assessments) if a.confidence < self.threshold)
         status = AnswerStatus.PARTIAL if missing else AnswerStatus.ANSWERED
         hits = tuple({hit.chunk_id: hit for a in confident for hit in a.hits}.values())
         answer = Answer(question, status, "", round(weakest.confidence, 4), (), hits, missing=missing,
                         signals=weakest.signals.values, rewritten_query=" | ".join(parts))
-        return self._write(answer, confident, llm)
+        return self._write(answer, confident, llm, messages)
 
     # -- assessing ------------------------------------------------------------------------------------------
 
-    def _assess(self, question: str, hits: Sequence[Hit]) -> _Assessment:
+    def _assess(self, question: str, hits: Sequence[Hit], context: str = "") -> _Assessment:
+        """Judge ``hits`` against the question as asked; ``context`` (a follow-up's earlier turn, as retrieved
+        with) only helps choose the sentences of the answer."""
         top = tuple(hits[: self._evidence])
         sentences = tuple(
             _Sentence(hit, hit.start + a, hit.start + b, hit.text[a:b])
@@ -174,17 +192,20 @@ class Answerer:
             if _is_statement(hit.text[a:b])
         )
         cosines = np.zeros(0, dtype=np.float32)
+        in_context = None
         alignment = None
         if sentences:
-            question_vector, question_tokens = self._embed([question], cache=False)
+            question_vector, question_tokens = self._embed_question(question)
             vectors, tokens = self._embed([s.text for s in sentences])
             cosines = vectors @ question_vector[0]
+            if context:  # the query retrieval ran with (a token embedder remembers it: no second pass)
+                in_context = vectors @ self._embed_question(question + context)[0][0]
             if question_tokens is not None and tokens is not None:
                 alignment = self._alignment(question, question_tokens[0], sentences, tokens)
         signals = compute_signals(question, top, encoder=self._encoder, stats=self._stats,
                                   sentence_cosine=float(cosines.max()) if len(cosines) else 0.0, alignment=alignment)
         confidence = self.calibrator.probability(signals.values) if top else 0.0
-        return _Assessment(question, top, sentences, cosines, signals, confidence)
+        return _Assessment(question, top, sentences, cosines, signals, confidence, in_context)
 
     def _alignment(self, question: str, question_tokens: np.ndarray, sentences: Sequence[_Sentence],
                    tokens: Sequence[np.ndarray]) -> TokenAlignment:
@@ -199,14 +220,18 @@ class Answerer:
                     for rows in by_hit.values() if sum(len(r) for r in rows)]
         return TokenAlignment(self._embedder.token_spans(question), best)  # type: ignore[attr-defined]
 
-    def _embed(self, texts: list[str], *, cache: bool = True) -> tuple[np.ndarray, list[np.ndarray] | None]:
-        """Vectors of ``texts`` and, if the embedder gives them, their token vectors. Evidence sentences come back
+    def _embed_question(self, question: str) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """The question's vector and token vectors — the retriever's pass, where the embedder remembers it."""
+        with_tokens = getattr(self._embedder, "query_with_tokens", None)
+        if with_tokens is None:
+            return self._embedder.embed_query(question)[None, :], None
+        vector, tokens = with_tokens(question)
+        return vector[None, :], [tokens]
+
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:
+        """Vectors of evidence sentences and, if the embedder gives them, their token vectors. Sentences come back
         for related questions, so theirs are kept (LRU)."""
         with_tokens = getattr(self._embedder, "embed_with_tokens", None)
-        if not cache:
-            if with_tokens is None:
-                return np.stack([self._embedder.embed_query(t) for t in texts]), None
-            return with_tokens(texts)
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
         if missing:
             if with_tokens is None:
@@ -239,25 +264,30 @@ class Answerer:
 
     # -- deciding and writing -------------------------------------------------------------------------------
 
-    def _decide(self, question: str, a: _Assessment, rewritten: str | None, llm: ChatModel | None) -> Answer:
+    def _decide(self, question: str, a: _Assessment, rewritten: str | None, llm: ChatModel | None,
+                messages: Sequence[Mapping[str, str]] = ()) -> Answer:
         confidence = round(a.confidence, 4)
         base = Answer(question, AnswerStatus.NO_ANSWER, "", confidence, (), a.hits, signals=a.signals.values,
                       rewritten_query=rewritten)
         if not a.sentences:
             return replace(base, text=self._refusal(a.hits))
-        noun = underspecified_noun(question, a.signals.key_phrases)
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        noun = underspecified_noun(question, a.signals.key_phrases, [m["content"] for m in messages],
+                                   users[-1] if users else "")
         options = list(dict.fromkeys(topic_label(hit) for hit in a.hits[:3])) if noun is not None else []
         # Ambiguous: the question points at something it does not name, and the evidence splits between candidates
-        # with no clear winner (a confident, clearly-leading hit is taken to be what was meant).
-        if noun is not None and len(options) > 1 and not (
-                a.confidence >= self.threshold and a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD):
+        # with no clear winner (a confident answer whose best hit leads clearly, or whose two best hits are about
+        # the same thing, is taken to be about that).
+        leads = (a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD
+                 or len({topic_label(hit) for hit in a.hits[:2]}) == 1)
+        if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads):
             choices = ", ".join(options[:-1]) + f" or {options[-1]}"
             return replace(base, status=AnswerStatus.CLARIFY, text=f"Which {noun} do you mean: {choices}?",
                            clarifications=tuple(options))
         stated = len([p for p in a.signals.key_phrases if p not in a.signals.missing])
         if a.confidence >= self.threshold or (stated > 0 and a.signals.missing and a.confidence >= self.threshold / 2):
             status = AnswerStatus.PARTIAL if a.signals.missing else AnswerStatus.ANSWERED
-            return self._write(replace(base, status=status, missing=a.signals.missing), [a], llm)
+            return self._write(replace(base, status=status, missing=a.signals.missing), [a], llm, messages)
         return replace(base, text=self._refusal(a.hits))
 
     def _refusal(self, hits: Sequence[Hit]) -> str:
@@ -266,11 +296,12 @@ class Answerer:
         nearby = "; ".join(dict.fromkeys(topic_label(hit) for hit in hits[:3]))
         return f"Sorry — the knowledge base does not answer this question. The closest it covers: {nearby}."
 
-    def _write(self, answer: Answer, parts: Sequence[_Assessment], llm: ChatModel | None) -> Answer:
+    def _write(self, answer: Answer, parts: Sequence[_Assessment], llm: ChatModel | None,
+               messages: Sequence[Mapping[str, str]] = ()) -> Answer:
         """The answer text with [n] citations: the model's grounded reply if it cites its sources, else the best
         evidence sentences of each part of the question."""
         if llm is not None:
-            written = grounded_answer(llm, answer.question, answer.evidence)
+            written = grounded_answer(llm, answer.question, answer.evidence, messages)
             if written is not None:
                 text, citations = written
                 return replace(answer, text=self._with_missing(text, answer), citations=citations, generator=llm.name)
@@ -288,7 +319,8 @@ class Answerer:
         question_terms = self._encoder.query_terms(a.question)
         coverage = np.array([len(question_terms & self._encoder.query_terms(s.text)) / max(len(question_terms), 1)
                              for s in a.sentences])
-        scores = a.cosines + 0.25 * coverage
+        closeness = a.cosines if a.context_cosines is None else (a.cosines + a.context_cosines) / 2
+        scores = closeness + 0.25 * coverage
         best = float(scores.max())
         return [a.sentences[int(i)] for i in np.argsort(-scores) if scores[i] >= best - 0.15][:limit]
 
@@ -304,6 +336,10 @@ def _blas() -> Any:
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+def _in_context(search: Search, context: str) -> Search:
+    return lambda query: search(query + context)
 
 
 def _interleave(rankings: list[list[Hit]], limit: int) -> list[Hit]:

@@ -11,7 +11,7 @@ import os
 import re
 import urllib.error
 import urllib.request
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 from ragkit.errors import ConfigError, LLMError
 from ragkit.records import Citation, Hit
@@ -70,15 +70,20 @@ class OpenAIChat:
             raise LLMError(f"LLM endpoint {self.base_url} answered without choices[0].message.content") from exc
 
 
-def grounded_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]:
+def grounded_messages(question: str, hits: Sequence[Hit],
+                      history: Sequence[Mapping[str, str]] = ()) -> list[dict[str, str]]:
+    """The system prompt, the conversation so far (``history``: chat messages, oldest first), then the numbered
+    sources with the question."""
     sources = "\n\n".join(f"[{number}] {hit.text.strip()}" for number, hit in enumerate(hits, start=1))
     return [{"role": "system", "content": SYSTEM_PROMPT},
+            *({"role": m["role"], "content": m["content"]} for m in history),
             {"role": "user", "content": f"Sources:\n\n{sources}\n\nQuestion: {question}"}]
 
 
-def grounded_answer(model: ChatModel, question: str, hits: Sequence[Hit]) -> tuple[str, tuple[Citation, ...]] | None:
+def grounded_answer(model: ChatModel, question: str, hits: Sequence[Hit],
+                    history: Sequence[Mapping[str, str]] = ()) -> tuple[str, tuple[Citation, ...]] | None:
     """The model's reply and the sources it cites, or None if it cites none or one it was not given."""
-    reply = model.complete(grounded_messages(question, hits)).strip()
+    reply = model.complete(grounded_messages(question, hits, history)).strip()
     cited = [int(n) for n in _MARKER.findall(reply)]
     if not cited or any(not 1 <= n <= len(hits) for n in cited):
         return None

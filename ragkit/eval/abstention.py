@@ -5,8 +5,9 @@ Three protocols, one report shape:
 - **removed evidence** (a BEIR folder): the relevant documents of a random fraction of the queries are deleted from
   the knowledge base, so similar but non-answering documents remain; a query is answerable if any of its relevant
   documents is still there;
-- **MTRAG-UN** (``reference.jsonl``): the reference passages are the corpus, the last user turn is the question, and
-  each task's label (answerable / unanswerable / underspecified / partial) names the status it should get;
+- **MTRAG-UN** (``reference.jsonl``): the reference passages are the corpus, the last user turn is the question
+  (asked with the conversation's earlier turns as ``history``, or alone with ``last_turn_only``), and each task's
+  label (answerable / unanswerable / underspecified / partial) names the status it should get;
 - **SQuAD 2.0** (a SQuAD-format JSON): the paragraphs are the corpus; unanswerable questions ask about the same
   articles — the hard case.
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
-from ragkit.answer import Calibrator, auroc
+from ragkit.answer import Calibrator, Turn, auroc
 from ragkit.config import KBConfig
 from ragkit.embed import Embedder
 from ragkit.errors import DatasetError
@@ -121,9 +122,9 @@ class _Run:
 
 def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], questions: Mapping[str, str], *,
                  config: KBConfig | None, embedder: Embedder | None, k: int, calibrator: Calibrator | None,
-                 delete: Sequence[str] = ()) -> _Run:
+                 delete: Sequence[str] = (), histories: Mapping[str, Sequence[Turn]] | None = None) -> _Run:
     """Every question asked of a throwaway copy of the whole-corpus knowledge base, after deleting ``delete``;
-    ``calibrator`` (if given) replaces the knowledge base's own."""
+    ``calibrator`` (if given) replaces the knowledge base's own; ``histories`` holds conversations' earlier turns."""
     with tempfile.TemporaryDirectory(prefix="ragkit-abstain-") as scratch:
         kb, build_s = _open_copy(kb_dir, Path(scratch), corpus, config, embedder)
         with kb:
@@ -133,7 +134,7 @@ def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], question
             answers, latencies = {}, []
             for query_id, text in questions.items():
                 started = time.perf_counter()
-                answers[query_id] = kb.ask(text, k=k)
+                answers[query_id] = kb.ask(text, k=k, history=(histories or {}).get(query_id, ()))
                 latencies.append((time.perf_counter() - started) * 1000.0)
             threshold = kb.calibrator.threshold
     p50 = round(sorted(latencies)[len(latencies) // 2], 1) if latencies else 0.0
@@ -204,18 +205,23 @@ _EXPECTED = {"ANSWERABLE": AnswerStatus.ANSWERED, "UNANSWERABLE": AnswerStatus.N
 
 
 def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
-                   embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None) -> dict:
-    """Per-category status accuracy on MTRAG-UN: the last user turn asked alone (no conversation rewriting)."""
+                   embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
+                   last_turn_only: bool = False) -> dict:
+    """Per-category status accuracy on MTRAG-UN: the last user turn asked with the conversation before it as
+    ``history`` (``last_turn_only``: asked alone)."""
     tasks = list(_mtrag_tasks(Path(path)))
     corpus = {c["document_id"]: Document(c["document_id"], c["text"].strip()) for t in tasks for c in t["contexts"]}
-    questions, categories = {}, {}
+    questions, categories, histories, references = {}, {}, {}, {}
     for task in tasks:
-        users = [turn["text"] for turn in task["input"] if turn["speaker"] == "user"]
-        if users and task["answerability"][0] in _EXPECTED:
-            questions[task["task_id"]] = users[-1].strip()
+        turns = [{"role": turn["speaker"], "content": turn["text"]} for turn in task["input"]]
+        last = max((i for i, turn in enumerate(turns) if turn["role"] == "user"), default=None)
+        if last is not None and task["answerability"][0] in _EXPECTED:
+            questions[task["task_id"]] = turns[last]["content"].strip()
             categories[task["task_id"]] = task["answerability"][0]
+            histories[task["task_id"]] = [] if last_turn_only else turns[:last]
+            references[task["task_id"]] = {c["document_id"] for c in task["contexts"]}
     run = _ask_on_copy(kb_dir, list(corpus.values()), questions, config=config, embedder=embedder, k=k,
-                       calibrator=calibrator)
+                       calibrator=calibrator, histories=histories)
     answers = run.answers
     per_category = {}
     for category, expected in _EXPECTED.items():
@@ -225,13 +231,19 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
                                           "accuracy": round(got[expected.value] / len(ids), 4) if ids else None,
                                           "statuses": dict(got)}
     ids = list(questions)
+    answerable = [i for i in ids if categories[i] == "ANSWERABLE"]
     return {
         "input": str(path),
-        "protocol": "MTRAG-UN reference passages as corpus; last user turn as the question",
+        "protocol": "MTRAG-UN reference passages as corpus; last user turn as the question, "
+                    + ("alone" if last_turn_only else "the conversation before it as history"),
         "documents": len(corpus),
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
                  [categories[i] != "UNANSWERABLE" for i in ids], run.threshold),
         "per_category": per_category,
+        # A reference passage of the task among the evidence: did retrieval find what the question is about?
+        "answerable_with_reference_retrieved": round(
+            sum(any(hit.source in references[i] for hit in answers[i].evidence) for i in answerable)
+            / max(1, len(answerable)), 4),
         "build_s": round(run.build_s, 1),
         "ask_p50_ms": run.ask_p50_ms,
     }
