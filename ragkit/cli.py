@@ -118,7 +118,7 @@ def _ask(args: argparse.Namespace) -> Answer:
 
     llm = OpenAIChat(args.llm_model, args.llm_url) if args.llm_model else None
     with _open(args) as kb:
-        return kb.ask(args.question, mode=args.mode, llm=llm)
+        return kb.ask(args.question, mode=args.mode, llm=llm, history=args.history or ())
 
 
 def _calibrate(args: argparse.Namespace) -> dict[str, Any]:
@@ -345,6 +345,8 @@ def _render_search(result: SearchResult) -> str:
 def _render_answer(answer: Answer) -> str:
     lines = [f"[{answer.status.value}, confidence {answer.confidence:.2f}] {answer.text}"]
     lines.extend(f"  [{c.number}] {c.source} [{c.start}:{c.end}]" for c in answer.citations)
+    if answer.search_query:
+        lines.append(f"  (retrieved with the conversation as: {answer.search_query})")
     if answer.rewritten_query:
         lines.append(f"  (retrieved again as: {answer.rewritten_query})")
     return "\n".join(lines)
@@ -454,6 +456,8 @@ def _parser() -> argparse.ArgumentParser:
     ask = _command(sub, "ask", "answer a question with citations — or answer in part, ask which was meant, or say "
                    "it cannot", _ask, _render_answer)
     ask.add_argument("question")
+    ask.add_argument("--history", action="append", metavar="TURN",
+                     help="an earlier user question of the conversation; repeat, oldest first")
     _mode_argument(ask)
     _reranker_argument(ask)
     ask.add_argument("--llm-model", help="write answers with this model of an OpenAI-compatible endpoint (optional)")

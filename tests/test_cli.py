@@ -33,6 +33,10 @@ def test_ingest_search_ask_stats_delete_with_json(tmp_path, capsys):
 
     answer = _run(capsys, "ask", "How long do I have to acknowledge a page?", "--kb", kb, "--json")
     assert answer["status"] == "answered" and answer["citations"][0]["quote"] in answer["text"]
+    follow_up = _run(capsys, "ask", "And if I miss it?", "--history", "How long do I have to acknowledge a page?",
+                     "--kb", kb, "--json")
+    assert follow_up["search_query"] == "And if I miss it? How long do I have to acknowledge a page?"
+    assert Path(follow_up["evidence"][0]["source"]).name == "oncall.txt"
 
     stats = _run(capsys, "stats", "--kb", kb, "--check", "--json")
     assert stats["documents"] == 4 and stats["missing_from_index"] == stats["unknown_in_index"] == 0
