@@ -43,3 +43,4 @@ def test_quickstart_notebook_runs():
     )
     assert "answered | Parents receive 16 weeks" in outputs
     assert "no_answer |" in outputs
+    assert "answered | And what if they don't? How quickly must the on-call engineer" in outputs
