@@ -58,7 +58,7 @@ _OPENERS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could should would will shall "
     "may might must has have had tell please explain describe list give show name define compare i in on at for "
     "if and or but so the a an to of my our your their its it this that these those there here yes no also "
-    "recently then now ok okay hi hello thanks".split()
+    "recently then now ok okay hi hello thanks you we they he she".split()
 )
 
 
