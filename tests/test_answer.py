@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ragkit import AnswerStatus, KnowledgeBase
+from ragkit import AnswerStatus, Document, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
 from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals
 from ragkit.errors import ConfigError
@@ -192,6 +192,10 @@ def test_key_phrases_keep_names_and_numbers_but_not_question_openers():
 def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("How wealthy is this county of California?", ["California"]) == "county"
     assert underspecified_noun("Is that true?", []) is None
+    assert underspecified_noun("Where is the company that Sachin Warrier worked for?", ["Sachin Warrier"]) is None
+    assert underspecified_noun("Which firm that provides loans is largest?", []) is None
+    assert underspecified_noun("When was this first round pick drafted?", []) is None
+    assert underspecified_noun("Where did that process start?", []) == "process"
     assert underspecified_noun("Does it need a passport?", []) == "one"
     assert underspecified_noun("Does it need a passport for Japan?", ["Japan"]) is None
     assert underspecified_noun("How wealthy is this county?", [], ["Tell me about Marin County"]) is None
@@ -200,6 +204,34 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
+
+
+def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
+    from ragkit.answer.answerer import ambiguous_name
+
+    def titled(*titles):
+        return [Hit(f"c{n}", f"d{n}", f"s{n}", "text", 0, 4, 0.5, {}, {"title": t}) for n, t in enumerate(titles)]
+
+    assert ambiguous_name(["Mercury"], titled("Mercury (planet)", "Freddie Mercury", "Mercury (element)")) == (
+        "Mercury", ["Mercury (planet)", "Mercury (element)"])
+    assert ambiguous_name(["Mercury"], titled("Mercury (planet)", "Mercury", "Mercury (element)")) is None  # itself
+    assert ambiguous_name(["Mercury"], titled("Mercury (planet)", "Freddie Mercury", "Venus")) is None
+    assert ambiguous_name(["New Hampshire"], titled("Lempster, New Hampshire", "Sullivan County, New Hampshire")) is None
+
+
+def test_ambiguous_name_gets_a_clarifying_question(tmp_path, embedder):
+    docs = [Document("planet", "Mercury is the smallest planet in the Solar System and the closest to the Sun. Its "
+                              "orbit takes 88 days.", {"title": "Mercury (planet)"}),
+            Document("element", "Mercury is a chemical element with the symbol Hg. It is the only metal that is liquid "
+                                "at room temperature.", {"title": "Mercury (element)"}),
+            Document("venus", "Venus is the second planet from the Sun. Its orbit takes 225 days.", {"title": "Venus"})]
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(docs)
+        answer = kb.ask("When was Mercury discovered?")
+        assert answer.status is AnswerStatus.CLARIFY
+        assert answer.text in ("Which Mercury do you mean: Mercury (planet) or Mercury (element)?",
+                               "Which Mercury do you mean: Mercury (element) or Mercury (planet)?")
+        assert kb.ask("What is the chemical symbol of Mercury?").status is AnswerStatus.ANSWERED  # the evidence agrees
 
 
 # -- the calibrator --------------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ _DEICTIC = re.compile(r"\b(?:this|that|these|those)\s+([a-z][a-z-]+)", re.IGNORE
 _NOT_NOUNS = frozenset(
     "is are was were be been do does did can could should would will has have had may might must means way "
     "one ones kind sort much many also still true right correct wrong possible okay ok so good bad important "
-    "necessary enough all same different".split()
+    "necessary enough all same different first second third last next previous other new old".split()
 )
 _WORD = re.compile(r"\w+")
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
@@ -91,7 +91,10 @@ def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[s
     something for the pronoun to stand for ("does it…" after "what is the Atlas arm?")."""
     mentioned = {w[:5] for turn in earlier for w in _WORD.findall(turn.lower())}
     for match in _DEICTIC.finditer(question):
-        noun = match.group(1).lower()
+        word, noun = match.group(1), match.group(1).lower()
+        if match.group(0).lower().startswith("that") and (
+                word[0].isupper() or (noun.endswith("s") and not noun.endswith(("ss", "us", "is")))):
+            continue  # a relative clause: "the company that Sachin Warrier founded", "a firm that provides"
         if noun not in _NOT_NOUNS and noun[:5] not in mentioned:
             return noun
     if not named and _PRONOUN.search(question) and not key_phrases(previous):
@@ -99,13 +102,35 @@ def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[s
     return None
 
 
-def topic_label(hit: Hit) -> str:
-    """A short name for what a hit is about: its document's title or top heading, else the name its text repeats
-    most, else the file name."""
+def _title(hit: Hit) -> str | None:
     headings = hit.metadata.get("heading_path") or ()
     for title in (hit.metadata.get("title"), headings[0] if headings else None):
         if isinstance(title, str) and title.strip():
             return title.strip()
+    return None
+
+
+def ambiguous_name(named: Sequence[str], hits: Sequence[Hit]) -> tuple[str, list[str]] | None:
+    """A name of the question that the best hits' titles give to different things, told apart the way encyclopedias
+    do — "Mercury" finding "Mercury (planet)" and "Mercury (element)", and no hit titled "Mercury" alone: the name and
+    those titles. A title that merely contains the name ("Freddie Mercury", "Lempster, New Hampshire") is another
+    thing, not another meaning of it."""
+    titles = list(dict.fromkeys(t for t in (_title(hit) for hit in hits[:3]) if t))
+    for name in named:
+        if any(t.lower() == name.lower() for t in titles):
+            continue  # one of them is the thing itself
+        meanings = [t for t in titles if re.fullmatch(rf"{re.escape(name)}\s*\([^()]+\)", t, re.IGNORECASE)]
+        if len(meanings) > 1:
+            return name, meanings
+    return None
+
+
+def topic_label(hit: Hit) -> str:
+    """A short name for what a hit is about: its document's title or top heading, else the name its text repeats
+    most, else the file name."""
+    title = _title(hit)
+    if title is not None:
+        return title
     names = Counter(p for p in key_phrases(hit.text) if len(p) > 3 and not p[0].isdigit())
     if names:
         return names.most_common(1)[0][0]
@@ -275,9 +300,11 @@ class Answerer:
         noun = underspecified_noun(question, a.signals.key_phrases, [m["content"] for m in messages],
                                    users[-1] if users else "")
         options = list(dict.fromkeys(topic_label(hit) for hit in a.hits[:3])) if noun is not None else []
-        # Ambiguous: the question points at something it does not name, and the evidence splits between candidates
-        # with no clear winner (a confident answer whose best hit leads clearly, or whose two best hits are about
-        # the same thing, is taken to be about that).
+        if noun is None and (ambiguous := ambiguous_name(a.signals.key_phrases, a.hits)) is not None:
+            noun, options = ambiguous
+        # Ambiguous: the question points at something it does not name, or names something the evidence gives to
+        # different things, and the evidence splits between candidates with no clear winner (a confident answer
+        # whose best hit leads clearly, or whose two best hits are about the same thing, is taken to be about that).
         leads = (a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD
                  or len({topic_label(hit) for hit in a.hits[:2]}) == 1)
         if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads):
