@@ -216,7 +216,8 @@ def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
         "Mercury", ["Mercury (planet)", "Mercury (element)"])
     assert ambiguous_name(["Mercury"], titled("Mercury (planet)", "Mercury", "Mercury (element)")) is None  # itself
     assert ambiguous_name(["Mercury"], titled("Mercury (planet)", "Freddie Mercury", "Venus")) is None
-    assert ambiguous_name(["New Hampshire"], titled("Lempster, New Hampshire", "Sullivan County, New Hampshire")) is None
+    places = titled("Lempster, New Hampshire", "Sullivan County, New Hampshire")
+    assert ambiguous_name(["New Hampshire"], places) is None  # places in it, not meanings of it
 
 
 def test_ambiguous_name_gets_a_clarifying_question(tmp_path, embedder):
