@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
-from ragkit.answer.conversation import Turn, contextual_query, conversation
+from ragkit.answer.conversation import Turn, contextual_query, conversation, previous_user_turn
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
@@ -170,7 +170,7 @@ class Answerer:
         the conversation's earlier turns (``ragkit.answer.conversation``)."""
         messages = conversation(history)
         searched = contextual_query(question, messages)
-        context = "" if searched is None else searched[len(question.strip()):]
+        context = "" if searched is None else " " + previous_user_turn(messages)
         if context:  # a follow-up: every retrieval also carries the user's previous turn
             search = _in_context(search, context)
         parts = sub_questions(question)
@@ -222,11 +222,11 @@ class Answerer:
         if sentences:
             question_vector, question_tokens = self._embed_question(question)
             vectors, tokens = self._embed([s.text for s in sentences])
-            cosines = vectors @ question_vector[0]
+            cosines = vectors @ question_vector
             if context:  # the query retrieval ran with (a token embedder remembers it: no second pass)
-                in_context = vectors @ self._embed_question(question + context)[0][0]
+                in_context = vectors @ self._embed_question(question + context)[0]
             if question_tokens is not None and tokens is not None:
-                alignment = self._alignment(question, question_tokens[0], sentences, tokens)
+                alignment = self._alignment(question, question_tokens, sentences, tokens)
         signals = compute_signals(question, top, encoder=self._encoder, stats=self._stats,
                                   sentence_cosine=float(cosines.max()) if len(cosines) else 0.0, alignment=alignment)
         confidence = self.calibrator.probability(signals.values) if top else 0.0
@@ -245,13 +245,12 @@ class Answerer:
                     for rows in by_hit.values() if sum(len(r) for r in rows)]
         return TokenAlignment(self._embedder.token_spans(question), best)  # type: ignore[attr-defined]
 
-    def _embed_question(self, question: str) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    def _embed_question(self, question: str) -> tuple[np.ndarray, np.ndarray | None]:
         """The question's vector and token vectors — the retriever's pass, where the embedder remembers it."""
         with_tokens = getattr(self._embedder, "query_with_tokens", None)
         if with_tokens is None:
-            return self._embedder.embed_query(question)[None, :], None
-        vector, tokens = with_tokens(question)
-        return vector[None, :], [tokens]
+            return self._embedder.embed_query(question), None
+        return with_tokens(question)
 
     def _embed(self, texts: list[str]) -> tuple[np.ndarray, list[np.ndarray] | None]:
         """Vectors of evidence sentences and, if the embedder gives them, their token vectors. Sentences come back
@@ -296,17 +295,16 @@ class Answerer:
                       rewritten_query=rewritten)
         if not a.sentences:
             return replace(base, text=self._refusal(a.hits))
-        users = [m["content"] for m in messages if m["role"] == "user"]
         noun = underspecified_noun(question, a.signals.key_phrases, [m["content"] for m in messages],
-                                   users[-1] if users else "")
-        options = list(dict.fromkeys(topic_label(hit) for hit in a.hits[:3])) if noun is not None else []
+                                   previous_user_turn(messages))
+        labels = [topic_label(hit) for hit in a.hits[:3]]
+        options = list(dict.fromkeys(labels)) if noun is not None else []
         if noun is None and (ambiguous := ambiguous_name(a.signals.key_phrases, a.hits)) is not None:
             noun, options = ambiguous
         # Ambiguous: the question points at something it does not name, or names something the evidence gives to
         # different things, and the evidence splits between candidates with no clear winner (a confident answer
         # whose best hit leads clearly, or whose two best hits are about the same thing, is taken to be about that).
-        leads = (a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD
-                 or len({topic_label(hit) for hit in a.hits[:2]}) == 1)
+        leads = a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD or len(set(labels[:2])) == 1
         if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads):
             choices = ", ".join(options[:-1]) + f" or {options[-1]}"
             return replace(base, status=AnswerStatus.CLARIFY, text=f"Which {noun} do you mean: {choices}?",

@@ -43,9 +43,14 @@ def conversation(history: Sequence[Turn]) -> list[dict[str, str]]:
     return messages
 
 
+def previous_user_turn(messages: Sequence[Mapping[str, str]]) -> str:
+    """The user's last turn before the question ("" if none)."""
+    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+
+
 def contextual_query(question: str, messages: Sequence[Mapping[str, str]]) -> str | None:
     """What to retrieve with: the question, then the user's previous turn; None without one."""
-    earlier = [m["content"] for m in messages if m["role"] == "user"]
-    if not earlier or earlier[-1] == question.strip():
+    previous = previous_user_turn(messages)
+    if not previous or previous == question.strip():
         return None
-    return f"{question.strip()} {earlier[-1]}"
+    return f"{question.strip()} {previous}"
