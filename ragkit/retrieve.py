@@ -139,12 +139,16 @@ class Retriever:
 
         started = time.perf_counter()
         rankings = dict(zip(queries, self._index.search(list(queries.values()))))
-        if "fused" in rankings:  # exact ties in the fused scores are broken by id, so results are reproducible
-            rankings["fused"] = sorted(rankings["fused"], key=lambda p: (-round(p.score, 6), p.id))
         timings["retrieve"] = _ms_since(started)
 
         started = time.perf_counter()
         found_by = _provenance({name: ranked for name, ranked in rankings.items() if name != "fused"})
+        if "fused" in rankings:  # exact ties of the fused scores (common with RRF) go to the closer vector, then
+            # to the better BM25 score, then to the id — so the order does not depend on the engine or on ids,
+            # which hash the source path
+            rankings["fused"] = sorted(rankings["fused"], key=lambda p: (
+                -round(p.score, 6), *(-_score(found_by, p.id, name) for name in (SearchMode.DENSE, SearchMode.SPARSE)),
+                p.id))
         final = rankings.get("fused") or next(iter(rankings.values()), [])
         fused = [(point.id, point.score) for point in final[:keep]]
         timings["fuse"] = _ms_since(started)  # assembly here; the fusion itself ran inside "retrieve"
@@ -247,6 +251,11 @@ def _provenance(rankings: Mapping[str, list[ScoredId]]) -> dict[str, dict[str, R
         for rank, point in enumerate(ranked, start=1):
             found.setdefault(point.id, {})[name] = RetrieverScore(rank, point.score)
     return found
+
+
+def _score(found_by: Mapping[str, Mapping[str, RetrieverScore]], chunk_id: str, retriever: SearchMode) -> float:
+    found = found_by.get(chunk_id, {}).get(retriever.value)
+    return float("-inf") if found is None else found.score
 
 
 def _ms_since(started: float) -> float:

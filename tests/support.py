@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from ragkit.embed import SentenceTransformerEmbedder
+from ragkit.fusion import reciprocal_rank_fusion
 
 TOPICS = {
     "vacation.md": "# Vacation\n\nEmployees receive 25 days of paid vacation per year. Unused vacation days can be "
@@ -26,6 +27,15 @@ def write_corpus(folder: Path, files: dict[str, str] | None = None) -> Path:
     for name, text in (files or TOPICS).items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+def expected_hybrid_order(kb, query: str, depth: int = 50) -> list[str]:
+    """The chunk ids a hybrid search should return, recomputed from the dense and BM25 rankings with Qdrant's RRF
+    (ranks from 0); exact ties go to the higher dense score, then the higher BM25 score, then the id."""
+    scores = {mode: {h.chunk_id: h.score for h in kb.search(query, k=depth, mode=mode)} for mode in ("dense", "sparse")}
+    fused = reciprocal_rank_fusion({mode: list(ranked) for mode, ranked in scores.items()}, k=60, first_rank=0)
+    return [chunk_id for chunk_id, _ in sorted(fused, key=lambda p: (
+        -round(p[1], 6), *(-scores[mode].get(p[0], float("-inf")) for mode in ("dense", "sparse")), p[0]))]
 
 
 class CountingEmbedder:

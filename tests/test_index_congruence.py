@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from qdrant_client import QdrantClient
-from support import TOPICS, write_corpus
+from support import TOPICS, expected_hybrid_order, write_corpus
 
 from ragkit import IndexKind, IndexSettings, KBConfig, KnowledgeBase
-from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.index import IndexPoint, IndexQuery, QdrantIndex, SparseVector, VectorName
 
 QUERIES = ["paid vacation days", "hotel costs per night", "page escalation to the team lead",
@@ -33,10 +32,7 @@ def test_edge_and_qdrant_server_path_agree(tmp_path, embedder):
             # Hybrid: each backend fuses its own dense and BM25 rankings with Qdrant's RRF (ranks from 0). Across
             # backends the fused orders can differ only where float32 and float64 scores order near-ties apart.
             for kb in (edge, server):
-                rankings = {m: [h.chunk_id for h in kb.search(query, k=50, mode=m)] for m in ("dense", "sparse")}
-                fused = reciprocal_rank_fusion(rankings, k=60, first_rank=0)
-                expected = [i for i, _ in sorted(fused, key=lambda p: (-round(p[1], 6), p[0]))][:8]  # ties by id
-                assert [h.chunk_id for h in kb.search(query, k=8)] == expected, query
+                assert [h.chunk_id for h in kb.search(query, k=8)] == expected_hybrid_order(kb, query)[:8], query
         assert server.check() == {"missing_from_index": 0, "unknown_in_index": 0}
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from support import expected_hybrid_order
 
 from ragkit import ConfigError, Document, IndexKind, IndexSettings, KBConfig, KnowledgeBase, RetrievalConfig
-from ragkit.fusion import reciprocal_rank_fusion
 
 DOCS = [
     Document("hr/leave.md", "Employees get 25 days of paid vacation per year.", {"team": "hr", "year": 2024,
@@ -56,9 +56,19 @@ def test_engine_rrf_matches_reciprocal_rank_fusion_of_the_retrievers(kb):
     query = "paid vacation days"
     rankings = {mode: [hit.chunk_id for hit in kb.search(query, k=50, mode=mode)] for mode in ("dense", "sparse")}
     assert rankings["dense"] != rankings["sparse"]  # the retrievers disagree, so the fusion decides
-    fused = reciprocal_rank_fusion(rankings, k=60, first_rank=0)
-    expected = [chunk_id for chunk_id, _ in sorted(fused, key=lambda p: (-round(p[1], 6), p[0]))]  # ties by id
-    assert [hit.chunk_id for hit in kb.search(query, k=4)] == expected[:4]
+    assert [hit.chunk_id for hit in kb.search(query, k=4)] == expected_hybrid_order(kb, query)[:4]
+
+
+def test_the_order_of_tied_hits_does_not_depend_on_where_the_documents_live(tmp_path, embedder):
+    """Chunk ids hash the source path; RRF ties (rank 1 + rank 2 = rank 2 + rank 1) must not be decided by them."""
+    orders = []
+    for folder in ("a", "checkout-elsewhere"):
+        with KnowledgeBase.open(tmp_path / folder, embedder=embedder) as kb:
+            kb.ingest([Document(f"/{folder}/{d.source}", d.text, d.metadata) for d in DOCS])
+            ranked = [kb.search(query, k=4) for query in ("paid vacation days", "vacation", "remote work laptops")]
+            assert any(len({round(hit.score, 6) for hit in result}) < len(result) for result in ranked)  # ties
+            orders.append([[hit.source.removeprefix(f"/{folder}/") for hit in result] for result in ranked])
+    assert orders[0] == orders[1]
 
 
 def test_dbsf_and_weights_change_the_fusion(tmp_path, embedder):
