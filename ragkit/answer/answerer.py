@@ -223,7 +223,7 @@ class Answerer:
             question_vector, question_tokens = self._embed_question(question)
             vectors, tokens = self._embed([s.text for s in sentences])
             cosines = vectors @ question_vector
-            if context:  # the query retrieval ran with (a token embedder remembers it: no second pass)
+            if context:  # the query retrieval ran with (the packaged embedders remember it: no second pass)
                 in_context = vectors @ self._embed_question(question + context)[0]
             if question_tokens is not None and tokens is not None:
                 alignment = self._alignment(question, question_tokens, sentences, tokens)
