@@ -105,7 +105,8 @@ def test_embedders_without_token_vectors_remember_their_queries_too():
     again = model.embed_query("Wie viele Urlaubstage gibt es?")
     assert asked == ["Wie viele Urlaubstage gibt es?"]
     assert np.isclose(np.linalg.norm(again), 1.0, atol=1e-3)
-    related, unrelated = model.embed_documents(["Es gibt 25 Urlaubstage im Jahr.", "Die Kantine öffnet um 7:30."]) @ again
+    passages = ["Es gibt 25 Urlaubstage im Jahr.", "Die Kantine öffnet um 7:30."]
+    related, unrelated = model.embed_documents(passages) @ again
     assert related > unrelated + 0.05  # the remembered vector is the query's (0.90 against 0.78 when written)
     model.embed_query("Ein anderer Satz.")
     assert len(asked) == 2
