@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
-from ragkit.answer.conversation import Turn
+from ragkit.answer.conversation import Turn, contextual_query, conversation
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
@@ -436,14 +436,17 @@ class KnowledgeBase:
         called for a question the knowledge base cannot answer, and a reply without valid citations is replaced by
         the extractive answer. ``history`` is the conversation so far, oldest first — earlier user questions as
         strings, or ``{"role", "content"}`` chat messages: a follow-up ("how is it created?") is retrieved together
-        with the user's previous turn, and the LLM sees the whole conversation.
+        with the user's previous turn (in ``mode="global"``, the themes are ranked with it), and the LLM sees the
+        whole conversation.
         """
         self._check_open()
         if not question.strip():
             raise ConfigError("the question is empty")
 
-        if parse_enum(SearchMode, mode, "search mode") is SearchMode.GLOBAL:
-            return themes_answer(question, self._retriever.search(question, k, mode, filter).hits)
+        if parse_enum(SearchMode, mode, "search mode") is SearchMode.GLOBAL:  # themes ranked with the previous turn
+            searched = contextual_query(question, conversation(history))
+            answer = themes_answer(question, self._retriever.search(searched or question, k, mode, filter).hits)
+            return replace(answer, search_query=searched)
 
         def search(query: str) -> tuple[Hit, ...]:
             return self._retriever.search(query, k, mode, filter).hits

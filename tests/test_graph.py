@@ -308,6 +308,12 @@ def test_global_mode_answers_with_one_passage_per_theme(tmp_path, embedder) -> N
             assert kb.document(citation.source).text[citation.start : citation.end] == citation.quote
             assert f"{citation.quote} [{citation.number}]" in answer.text
         assert "Marie Curie, " in answer.text or "Pierre Curie, " in answer.text
+        follow_up = kb.ask("And which concern their directors?", mode="global",
+                           history=["Which themes concern Norwegian films?"])
+        assert follow_up.search_query == "And which concern their directors? Which themes concern Norwegian films?"
+        assert follow_up.citations and "marie curie" not in follow_up.evidence[0].metadata["community"]["entities"]
+        with pytest.raises(ConfigError, match="history turn 0"):
+            kb.ask("And which concern their directors?", mode="global", history=[{"role": "user"}])
         only = kb.search("What are the main themes?", k=5, mode="global", filter={"source": "sorbonne.txt"})
         assert {hit.source for hit in only} <= {"sorbonne.txt"}
         # the communities follow the graph: without the Curie documents their theme is gone
