@@ -153,9 +153,11 @@ class GraphRanker:
                 reset[node[chunk]] += (1.0 - entity_mass) / rank / total
         scores = personalized_pagerank(adjacency, reset, self.damping)
         offset = len(entity_ids)
-        # rounded so that float noise cannot reorder ties
+        # rounded so that float noise cannot reorder ties; ties go to the better hybrid rank (chunk ids, the last
+        # resort, hash the source path)
+        position = {chunk: i for i, chunk in enumerate(hybrid)}
         ranked = sorted(((chunk_ids[i - offset], round(float(scores[i]), 12)) for i in range(offset, size)
-                         if scores[i] > 0), key=lambda pair: (-pair[1], pair[0]))
+                         if scores[i] > 0), key=lambda pair: (-pair[1], position.get(pair[0], len(position)), pair[0]))
         in_chunk: dict[str, set[str]] = defaultdict(set)
         for entity, chunk in mentions:
             in_chunk[chunk].add(entity)
