@@ -110,6 +110,35 @@ def test_a_follow_up_is_retrieved_with_the_previous_turn_and_its_reference_is_re
     assert follow_up.citations[0].source.endswith("vacation-and-leave.md")
 
 
+def test_a_reply_to_a_clarifying_question_answers_the_question_it_was_about(demo_kb):
+    question = "How many days does this policy allow?"
+    asked = demo_kb.ask(question)
+    assert asked.status is AnswerStatus.CLARIFY and "Vacation and leave" in asked.clarifications
+    history = [question, {"role": "assistant", "content": asked.text}]
+    picked = demo_kb.ask("The vacation one", history=history)
+    assert picked.question == question and picked.search_query == f"{question} Vacation and leave"
+    assert picked.status is AnswerStatus.ANSWERED
+    assert {citation.source.rsplit("/", 1)[-1] for citation in picked.citations} == {"vacation-and-leave.md"}
+    new_question = demo_kb.ask("What is the maximum payload of the Atlas arm?", history=history)
+    assert new_question.question == "What is the maximum payload of the Atlas arm?"  # not a reply: asked as such
+
+
+def test_a_reply_names_one_option_by_its_words_or_its_place():
+    from ragkit.answer.conversation import clarification_reply, conversation
+
+    asked = "Which Mercury do you mean: Mercury (planet), Mercury (element) or Freddie Mercury?"
+    messages = conversation(["How far is Mercury from the sun?", {"role": "assistant", "content": asked}])
+    original = "How far is Mercury from the sun?"
+    assert clarification_reply("the planet", messages) == (original, "Mercury (planet)")
+    assert clarification_reply("the second one", messages) == (original, "Mercury (element)")
+    assert clarification_reply("the last", messages) == (original, "Freddie Mercury")
+    assert clarification_reply("Freddie, please", messages) == (original, "Freddie Mercury")
+    assert clarification_reply("Mercury", messages) is None  # names all three
+    assert clarification_reply("the car brand", messages) is None  # names none
+    assert clarification_reply("How big is the planet compared with Earth and Venus?", messages) is None  # new
+    assert clarification_reply("the planet", messages[:1]) is None  # nothing was asked
+
+
 def test_history_turns_are_strings_or_chat_messages_and_anything_else_is_named():
     from ragkit.answer.conversation import contextual_query, conversation
 

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
-from ragkit.answer.conversation import Turn, contextual_query, conversation, previous_user_turn
+from ragkit.answer.conversation import Turn, clarification_reply, contextual_query, conversation, previous_user_turn
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
@@ -169,9 +169,14 @@ class Answerer:
         entities (from the graph) for the rewrite, ``llm`` writes the text of a grounded answer, ``history`` holds
         the conversation's earlier turns (``ragkit.answer.conversation``)."""
         messages = conversation(history)
-        searched = contextual_query(question, messages)
-        context = "" if searched is None else " " + previous_user_turn(messages)
-        if context:  # a follow-up: every retrieval also carries the user's previous turn
+        chosen = clarification_reply(question, messages)
+        if chosen is not None:  # the user picked an option of our clarifying question: answer what it was about
+            question, option = chosen
+            context, searched = " " + option, f"{question.strip()} {option}"
+        else:
+            searched = contextual_query(question, messages)
+            context = "" if searched is None else " " + previous_user_turn(messages)
+        if context:  # a follow-up: every retrieval also carries the user's previous turn (or the chosen option)
             search = _in_context(search, context)
         parts = sub_questions(question)
         if len(parts) > 1:
@@ -185,7 +190,7 @@ class Answerer:
                     second = self._assess(question, search(rewrite), context)
                     if second.confidence > assessment.confidence:
                         assessment, rewritten = second, rewrite
-            answer = self._decide(question, assessment, rewritten, llm, messages)
+            answer = self._decide(question, assessment, rewritten, llm, messages, clarified=chosen is not None)
         return replace(answer, search_query=searched)
 
     def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None,
@@ -289,7 +294,7 @@ class Answerer:
     # -- deciding and writing -------------------------------------------------------------------------------
 
     def _decide(self, question: str, a: _Assessment, rewritten: str | None, llm: ChatModel | None,
-                messages: Sequence[Mapping[str, str]] = ()) -> Answer:
+                messages: Sequence[Mapping[str, str]] = (), clarified: bool = False) -> Answer:
         confidence = round(a.confidence, 4)
         base = Answer(question, AnswerStatus.NO_ANSWER, "", confidence, (), a.hits, signals=a.signals.values,
                       rewritten_query=rewritten)
@@ -305,7 +310,7 @@ class Answerer:
         # different things, and the evidence splits between candidates with no clear winner (a confident answer
         # whose best hit leads clearly, or whose two best hits are about the same thing, is taken to be about that).
         leads = a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD or len(set(labels[:2])) == 1
-        if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads):
+        if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads) and not clarified:
             choices = ", ".join(options[:-1]) + f" or {options[-1]}"
             return replace(base, status=AnswerStatus.CLARIFY, text=f"Which {noun} do you mean: {choices}?",
                            clarifications=tuple(options))

@@ -5,10 +5,15 @@ retrieves with the question followed by the user's previous turn — the history
 search (TREC CAsT) — and judges the evidence against the question as asked. On MTRAG-UN's multi-turn questions this
 finds a reference passage among the top five for 98 % of the answerable ones, against 91 % for the question alone
 (``ragkit eval abstention --mtrag``). An LLM that writes the answer gets the whole conversation.
+
+A reply to ragkit's own clarifying question ("Which policy do you mean: Vacation and leave, Travel and expenses or
+Access?" — "the vacation one") completes the question it was asked about: the user's question before it is
+answered, retrieved together with the chosen option.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Mapping, Sequence, Union
 
 from ragkit.errors import ConfigError
@@ -54,3 +59,34 @@ def contextual_query(question: str, messages: Sequence[Mapping[str, str]]) -> st
     if not previous or previous == question.strip():
         return None
     return f"{question.strip()} {previous}"
+
+
+_CLARIFYING = re.compile(r"^Which (?P<noun>.+?) do you mean: (?P<options>.+)\?$", re.DOTALL)
+_LAST_OR = re.compile(r",? or (?!.* or )")
+_ORDINALS = {"first": 0, "1": 0, "second": 1, "2": 1, "third": 2, "3": 2, "last": -1}
+_FILLER = frozenset("a an the one i mean meant about please this that which do you yes no and or of".split())
+
+
+def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) -> tuple[str, str] | None:
+    """The question a reply to ragkit's clarifying question completes, and the option the reply chose: when the
+    last message asks "Which X do you mean: A, B or C?" and the reply names one option ("the vacation one", "Access",
+    "the second") — the user's question before it and that option; None otherwise (a new question, or a reply that
+    fits no option or several)."""
+    if len(messages) < 2 or messages[-1]["role"] != "assistant":
+        return None
+    asked = _CLARIFYING.match(messages[-1]["content"])
+    original = previous_user_turn(messages)
+    if asked is None or not original:
+        return None
+    options = [o.strip() for o in _LAST_OR.split(asked.group("options"), maxsplit=1)]
+    options = [o.strip() for o in options[0].split(", ")] + options[1:]
+    words = [w for w in re.findall(r"\w+", question.lower()) if w not in _FILLER]
+    ordinals = [_ORDINALS[w] for w in words if w in _ORDINALS]
+    if len(ordinals) == 1 and len(words) <= 2:
+        return original, options[ordinals[0]] if ordinals[0] < len(options) else options[-1]
+    stems = {w[:5] for w in words}
+    overlap = [len(stems & {w[:5] for w in re.findall(r"\w+", option.lower())}) for option in options]
+    best = max(overlap, default=0)
+    if best == 0 or overlap.count(best) > 1 or len(stems) > 2 * best + 2:
+        return None  # no option named, several, or a reply that says much more: a new question
+    return original, options[overlap.index(best)]
