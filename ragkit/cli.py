@@ -1,4 +1,4 @@
-"""The ``ragkit`` command: ingest, search, ask, stats, delete and eval, each with ``--json`` output."""
+"""The ``ragkit`` command: ingest, search, ask, chat, stats, delete and eval, each with ``--json`` output."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ragkit.answer import ChatModel, OpenAIChat
 from ragkit.chunkers import ChunkerKind
 from ragkit.config import (
     CONFIG_FILE,
@@ -43,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"ragkit: error: {exc}", file=sys.stderr)
         return 1
+    if output is None:  # the command printed as it went (chat)
+        return 0
     if args.json:
         plain = _plain(output)
         lines = plain if isinstance(plain, list) else [plain]  # a list prints as JSON Lines, one object per line
@@ -114,11 +117,37 @@ def _search(args: argparse.Namespace) -> SearchResult:
 
 
 def _ask(args: argparse.Namespace) -> Answer:
-    from ragkit.answer import OpenAIChat
-
-    llm = OpenAIChat(args.llm_model, args.llm_url) if args.llm_model else None
     with _open(args) as kb:
-        return kb.ask(args.question, mode=args.mode, llm=llm, history=args.history or ())
+        return kb.ask(args.question, mode=args.mode, llm=_llm(args), history=args.history or ())
+
+
+def _llm(args: argparse.Namespace) -> ChatModel | None:
+    return OpenAIChat(args.llm_model, args.llm_url) if args.llm_model else None
+
+
+def _chat(args: argparse.Namespace) -> None:
+    """Questions from standard input, one per line (a prompt on a terminal), each answered with the conversation
+    before it; an empty line is skipped, "exit" or end of input ends the chat. A question that fails (an error the
+    knowledge base explains) is reported and the chat goes on."""
+    prompt = "> " if sys.stdin.isatty() else ""
+    with _open(args) as kb:
+        chat = kb.chat(mode=args.mode, llm=_llm(args), window=args.window)
+        while True:
+            try:
+                question = input(prompt).strip()
+            except EOFError:
+                break
+            if question.lower() in ("exit", "quit"):
+                break
+            if not question:
+                continue
+            try:
+                answer = chat.ask(question)
+            except RagkitError as exc:
+                print(json.dumps({"error": str(exc), "type": type(exc).__name__}) if args.json
+                      else f"ragkit: error: {exc}", flush=True)
+                continue
+            print(json.dumps(_plain(answer), ensure_ascii=False) if args.json else _render_answer(answer), flush=True)
 
 
 def _calibrate(args: argparse.Namespace) -> dict[str, Any]:
@@ -391,6 +420,12 @@ def _plain(value: Any) -> Any:
 # -- argument parsing ----------------------------------------------------------------------------------------
 
 
+def _llm_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm-model", help="write answers with this model of an OpenAI-compatible endpoint (optional)")
+    parser.add_argument("--llm-url", default="http://localhost:11434/v1",
+                        help="the endpoint's base URL (default: Ollama's, %(default)s); key from $OPENAI_API_KEY")
+
+
 def _command(
     sub: argparse._SubParsersAction, name: str, help: str, run: Callable, render: Callable, *, kb: bool = True
 ) -> argparse.ArgumentParser:
@@ -460,9 +495,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="an earlier user question of the conversation; repeat, oldest first")
     _mode_argument(ask)
     _reranker_argument(ask)
-    ask.add_argument("--llm-model", help="write answers with this model of an OpenAI-compatible endpoint (optional)")
-    ask.add_argument("--llm-url", default="http://localhost:11434/v1",
-                     help="the endpoint's base URL (default: Ollama's, %(default)s); key from $OPENAI_API_KEY")
+    _llm_arguments(ask)
+
+    chat = _command(sub, "chat", "a conversation: questions from standard input, one per line, each answered "
+                    "with the turns before it", _chat, _render_answer)
+    chat.add_argument("--window", type=int, default=10, help="question-answer pairs remembered (default 10)")
+    _mode_argument(chat)
+    _reranker_argument(chat)
+    _llm_arguments(chat)
 
     calibrate = _command(sub, "calibrate", "fit the answer/no-answer calibrator on your own labelled questions and "
                          "store it in the knowledge base", _calibrate, _render_mapping)

@@ -10,7 +10,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
-from ragkit.answer.conversation import Turn, contextual_query, conversation
+from ragkit.answer.conversation import Chat, Turn, contextual_query, conversation
 from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
@@ -453,6 +453,12 @@ class KnowledgeBase:
 
         return self._answerer.answer(question, search, expand=self._aliases if self._graph else None, llm=llm,
                                      history=history)
+
+    def chat(self, *, window: int = 10, **options: Any) -> Chat:
+        """A conversation: ``chat.ask(question)`` is ``ask`` with the turns so far as ``history`` (at most ``window``
+        question–answer pairs); ``options`` are ``ask``'s (``k``, ``mode``, ``filter``, ``llm``) for every turn."""
+        self._check_open()
+        return Chat(self.ask, window=window, **options)
 
     @property
     def calibrator(self) -> Calibrator:

@@ -123,6 +123,21 @@ def test_a_reply_to_a_clarifying_question_answers_the_question_it_was_about(demo
     assert new_question.question == "What is the maximum payload of the Atlas arm?"  # not a reply: asked as such
 
 
+def test_a_chat_keeps_the_conversation_for_the_next_question(demo_kb):
+    chat = demo_kb.chat(window=1, k=5)
+    first = chat.ask("How many days does this policy allow?")
+    picked = chat.ask("the vacation one")  # answers the clarifying question
+    assert first.status is AnswerStatus.CLARIFY and picked.search_query.endswith("Vacation and leave")
+    assert chat.history == ({"role": "user", "content": "the vacation one"},
+                            {"role": "assistant", "content": picked.text})  # a window of one turn
+    follow_up = chat.ask("And what if they don't?")
+    assert follow_up.search_query == "And what if they don't? the vacation one"
+    chat.reset()
+    assert chat.history == () and chat.ask("And what if they don't?").search_query is None
+    with pytest.raises(ConfigError, match="window"):
+        demo_kb.chat(window=0)
+
+
 def test_a_reply_names_one_option_by_its_words_or_its_place():
     from ragkit.answer.conversation import clarification_reply, conversation
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def _run(capsys, *argv: str) -> object:
     return parsed[0] if len(parsed) == 1 else parsed
 
 
-def test_ingest_search_ask_stats_delete_with_json(tmp_path, capsys):
+def test_ingest_search_ask_stats_delete_with_json(tmp_path, capsys, monkeypatch):
     docs = write_corpus(tmp_path / "docs")
     kb = str(tmp_path / "kb")
     report = _run(capsys, "ingest", str(docs), "--kb", kb, "--json")
@@ -37,6 +38,13 @@ def test_ingest_search_ask_stats_delete_with_json(tmp_path, capsys):
                      "--kb", kb, "--json")
     assert follow_up["search_query"] == "And if I miss it? How long do I have to acknowledge a page?"
     assert Path(follow_up["evidence"][0]["source"]).name == "oncall.txt"
+
+    # chat: one question per line of standard input, each with the turns before it, until "exit"
+    lines = "How long do I have to acknowledge a page?\n\nAnd if I miss it?\nexit\nHotel costs?\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    first, second = _run(capsys, "chat", "--kb", kb, "--json")
+    assert first["question"] == "How long do I have to acknowledge a page?" and first["search_query"] is None
+    assert second["search_query"] == follow_up["search_query"] and second["evidence"] == follow_up["evidence"]
 
     stats = _run(capsys, "stats", "--kb", kb, "--check", "--json")
     assert stats["documents"] == 4 and stats["missing_from_index"] == stats["unknown_in_index"] == 0

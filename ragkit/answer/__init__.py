@@ -2,9 +2,9 @@
 
 from ragkit.answer.answerer import Answerer, sub_questions, underspecified_noun
 from ragkit.answer.calibrator import Calibrator, auroc
-from ragkit.answer.conversation import Turn
+from ragkit.answer.conversation import Chat, Turn
 from ragkit.answer.llm import ChatModel, LLMError, OpenAIChat
 from ragkit.answer.signals import FEATURES, Signals, compute_signals, key_phrases
 
-__all__ = ["FEATURES", "Answerer", "Calibrator", "ChatModel", "LLMError", "OpenAIChat", "Signals", "auroc",
+__all__ = ["FEATURES", "Answerer", "Calibrator", "Chat", "ChatModel", "LLMError", "OpenAIChat", "Signals", "auroc",
            "Turn", "compute_signals", "key_phrases", "sub_questions", "underspecified_noun"]

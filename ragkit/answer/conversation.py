@@ -14,9 +14,10 @@ answered, retrieved together with the chosen option.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 from ragkit.errors import ConfigError
+from ragkit.records import Answer
 
 Turn = Union[str, Mapping[str, str]]
 """One earlier turn: a user's question as a string, or a chat message ``{"role": "user" | "assistant", "content": …}``
@@ -90,3 +91,34 @@ def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) ->
     if best == 0 or overlap.count(best) > 1 or len(stems) > 2 * best + 2:
         return None  # no option named, several, or a reply that says much more: a new question
     return original, options[overlap.index(best)]
+
+
+class Chat:
+    """A conversation with a knowledge base (``kb.chat()``): each ``ask`` gets the turns before it as ``history``, and
+    its question and answer text become turns of the conversation. ``window`` bounds the turns kept (the oldest go
+    first); ``options`` (``k``, ``mode``, ``filter``, ``llm``) apply to every question unless an ``ask`` overrides them.
+    """
+
+    def __init__(self, ask: Callable[..., Answer], *, window: int = 10, **options: Any) -> None:
+        if window < 1:
+            raise ConfigError(f"window must be at least 1 turn, got {window}")
+        self._ask = ask
+        self._window = window
+        self._options = options
+        self._messages: list[dict[str, str]] = []
+
+    @property
+    def history(self) -> tuple[dict[str, str], ...]:
+        """The conversation so far, oldest first, as chat messages."""
+        return tuple(dict(m) for m in self._messages)
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        answer = self._ask(question, history=self._messages, **{**self._options, **options})
+        self._messages += [{"role": "user", "content": question.strip()},
+                           {"role": "assistant", "content": answer.text}]
+        del self._messages[: -2 * self._window]
+        return answer
+
+    def reset(self) -> None:
+        """Forget the conversation."""
+        self._messages.clear()
