@@ -1,5 +1,5 @@
 """The embedded demo: build a knowledge base from examples/docs, then ask it questions — answered, partly answered,
-ambiguous, one it cannot answer, and a follow-up in a conversation.
+ambiguous, one it cannot answer, a follow-up in a conversation, and a reply to a clarifying question.
 
 Run from the repository root:  python examples/demo.py [--kb DIR]
 Running it again reuses the knowledge base: unchanged files are neither parsed nor embedded.
@@ -26,6 +26,8 @@ QUESTIONS = [
 ]
 # Asked alone, the follow-up names nothing; asked with the conversation, it is retrieved with the previous question.
 FOLLOW_UP = ("How quickly must the on-call engineer acknowledge a page?", "And what if they don't?")
+# In a chat, the reply to "Which policy do you mean: …?" answers the question it was about.
+REPLY = ("How many days does this policy allow?", "the vacation one")
 
 
 def main() -> None:
@@ -42,6 +44,10 @@ def main() -> None:
             show(question, kb.ask(question))
         earlier, follow_up = FOLLOW_UP
         show(f"{follow_up}  (after: {earlier})", kb.ask(follow_up, history=[earlier]))
+        chat = kb.chat()
+        asked, reply = REPLY
+        clarifying = chat.ask(asked).text
+        show(f"{reply}  (after: {asked} — {clarifying})", chat.ask(reply))
 
 
 def show(question: str, answer: Answer) -> None:

@@ -18,13 +18,14 @@ def test_demo_shows_every_status(tmp_path):
         capture_output=True, text=True, timeout=600, check=True,
     )
     answers = [line for line in run.stdout.splitlines() if line.startswith("A (")]
-    assert len(answers) == 9
+    assert len(answers) == 10
     assert all(line.startswith("A (answered") for line in answers[:4])
     assert answers[4].startswith("A (partial") and answers[4].endswith("does not cover: Hyperion, drone.")
     assert answers[5].startswith("A (clarify") and "Which policy do you mean:" in answers[5]
     assert answers[6].startswith("A (partial") and answers[6].endswith("does not cover: revenue.")
     assert answers[7].startswith("A (no_answer")
     assert answers[8].startswith("A (answered") and "30 minutes" in answers[8]  # the follow-up, in its conversation
+    assert answers[9].startswith("A (answered") and "vacation" in answers[9]  # the reply to the clarifying question
     assert "25 days" in answers[0] and "180 euros" in answers[1] and "15 minutes" in answers[2]
     assert "7.5 kilograms" in answers[3]
     assert "[1] handbook/vacation-and-leave.md" in run.stdout
