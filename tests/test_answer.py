@@ -124,14 +124,18 @@ def test_a_reply_to_a_clarifying_question_answers_the_question_it_was_about(demo
 
 
 def test_a_chat_keeps_the_conversation_for_the_next_question(demo_kb):
-    chat = demo_kb.chat(window=1, k=5)
+    chat = demo_kb.chat(window=2, k=5)
     first = chat.ask("How many days does this policy allow?")
     picked = chat.ask("the vacation one")  # answers the clarifying question
     assert first.status is AnswerStatus.CLARIFY and picked.search_query.endswith("Vacation and leave")
+    follow_up = chat.ask("And can they be carried over?")  # after the reply: the question it completed
+    assert follow_up.search_query == ("And can they be carried over? How many days does this policy allow? "
+                                      "Vacation and leave")
     assert chat.history == ({"role": "user", "content": "the vacation one"},
-                            {"role": "assistant", "content": picked.text})  # a window of one turn
-    follow_up = chat.ask("And what if they don't?")
-    assert follow_up.search_query == "And what if they don't? the vacation one"
+                            {"role": "assistant", "content": picked.text},
+                            {"role": "user", "content": "And can they be carried over?"},
+                            {"role": "assistant", "content": follow_up.text})  # a window of two turns
+    assert chat.ask("And after that?").search_query == "And after that? And can they be carried over?"
     chat.reset()
     assert chat.history == () and chat.ask("And what if they don't?").search_query is None
     with pytest.raises(ConfigError, match="window"):

@@ -50,8 +50,13 @@ def conversation(history: Sequence[Turn]) -> list[dict[str, str]]:
 
 
 def previous_user_turn(messages: Sequence[Mapping[str, str]]) -> str:
-    """The user's last turn before the question ("" if none)."""
-    return next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    """The user's last turn before the question ("" if none); a reply to a clarifying question reads as the question
+    it completed followed by the chosen option."""
+    for at in range(len(messages) - 1, -1, -1):
+        if messages[at]["role"] == "user":
+            chosen = clarification_reply(messages[at]["content"], messages[:at])
+            return messages[at]["content"] if chosen is None else " ".join(chosen)
+    return ""
 
 
 def contextual_query(question: str, messages: Sequence[Mapping[str, str]]) -> str | None:
