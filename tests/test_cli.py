@@ -45,6 +45,9 @@ def test_ingest_search_ask_stats_delete_with_json(tmp_path, capsys, monkeypatch)
     first, second = _run(capsys, "chat", "--kb", kb, "--json")
     assert first["question"] == "How long do I have to acknowledge a page?" and first["search_query"] is None
     assert second["search_query"] == follow_up["search_query"] and second["evidence"] == follow_up["evidence"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("Hotel costs?\nAnd in the US?\n"))  # each line fails: no graph
+    errors = _run(capsys, "chat", "--kb", kb, "--json", "--mode", "graph")
+    assert [e["type"] for e in errors] == ["ConfigError", "ConfigError"] and "no entity graph" in errors[1]["error"]
 
     stats = _run(capsys, "stats", "--kb", kb, "--check", "--json")
     assert stats["documents"] == 4 and stats["missing_from_index"] == stats["unknown_in_index"] == 0
