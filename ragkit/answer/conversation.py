@@ -81,8 +81,8 @@ def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) ->
     if len(messages) < 2 or messages[-1]["role"] != "assistant":
         return None
     asked = _CLARIFYING.match(messages[-1]["content"])
-    original = previous_user_turn(messages)
-    if asked is None or not original:
+    original = previous_user_turn(messages) if asked is not None else ""
+    if not original:
         return None
     options = [o.strip() for o in _LAST_OR.split(asked.group("options"), maxsplit=1)]
     options = [o.strip() for o in options[0].split(", ")] + options[1:]
