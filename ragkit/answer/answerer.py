@@ -180,7 +180,7 @@ class Answerer:
             search = _in_context(search, context)
         parts = sub_questions(question)
         if len(parts) > 1:
-            answer = self._compound(question, parts, search, llm, messages, context)
+            answer = self._compound(question, parts, search, llm, messages, context, clarified=chosen is not None)
         else:
             assessment = self._assess(question, search(question), context)
             rewritten = None
@@ -194,13 +194,13 @@ class Answerer:
         return replace(answer, search_query=searched)
 
     def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None,
-                  messages: Sequence[Mapping[str, str]], context: str) -> Answer:
+                  messages: Sequence[Mapping[str, str]], context: str, clarified: bool = False) -> Answer:
         """Each part retrieved and judged on its own: all confident → answered; some → partial, naming the rest."""
         assessments = [self._assess(part, search(part), context) for part in parts]
         confident = [a for a in assessments if a.confidence >= self.threshold]
         if not confident:
             whole = self._assess(question, _interleave([list(a.hits) for a in assessments], self._evidence), context)
-            return self._decide(question, whole, " | ".join(parts), llm, messages)
+            return self._decide(question, whole, " | ".join(parts), llm, messages, clarified)
         weakest = min(assessments, key=lambda a: a.confidence)
         missing = tuple(part for part, a in zip(parts, assessments) if a.confidence < self.threshold)
         status = AnswerStatus.PARTIAL if missing else AnswerStatus.ANSWERED
