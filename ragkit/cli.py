@@ -143,9 +143,11 @@ def _chat(args: argparse.Namespace) -> None:
                 continue
             try:
                 answer = chat.ask(question)
-            except RagkitError as exc:
-                print(json.dumps({"error": str(exc), "type": type(exc).__name__}) if args.json
-                      else f"ragkit: error: {exc}", flush=True)
+            except RagkitError as exc:  # reported as main() reports errors, and the chat goes on
+                if args.json:
+                    print(json.dumps({"error": str(exc), "type": type(exc).__name__}), flush=True)
+                else:
+                    print(f"ragkit: error: {exc}", file=sys.stderr, flush=True)
                 continue
             print(json.dumps(_plain(answer), ensure_ascii=False) if args.json else _render_answer(answer), flush=True)
 
