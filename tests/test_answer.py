@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from ragkit import AnswerStatus, Document, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
+from ragkit.answer.answerer import topic_label
 from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals
 from ragkit.errors import ConfigError
 from ragkit.records import Hit, RetrieverScore
@@ -119,6 +120,8 @@ def test_a_reply_to_a_clarifying_question_answers_the_question_it_was_about(demo
     assert picked.question == question and picked.search_query == f"{question} Vacation and leave"
     assert picked.status is AnswerStatus.ANSWERED
     assert {citation.source.rsplit("/", 1)[-1] for citation in picked.citations} == {"vacation-and-leave.md"}
+    turned_down = {"Travel and expenses", "Access"}
+    assert not turned_down & {topic_label(hit) for hit in picked.evidence}  # nor evidence about the other options
     new_question = demo_kb.ask("What is the maximum payload of the Atlas arm?", history=history)
     assert new_question.question == "What is the maximum payload of the Atlas arm?"  # not a reply: asked as such
 
@@ -148,10 +151,11 @@ def test_a_reply_names_one_option_by_its_words_or_its_place():
     asked = "Which Mercury do you mean: Mercury (planet), Mercury (element) or Freddie Mercury?"
     messages = conversation(["How far is Mercury from the sun?", {"role": "assistant", "content": asked}])
     original = "How far is Mercury from the sun?"
-    assert clarification_reply("the planet", messages) == (original, "Mercury (planet)")
-    assert clarification_reply("the second one", messages) == (original, "Mercury (element)")
-    assert clarification_reply("the last", messages) == (original, "Freddie Mercury")
-    assert clarification_reply("Freddie, please", messages) == (original, "Freddie Mercury")
+    assert clarification_reply("the planet", messages) == (original, "Mercury (planet)",
+                                                           ("Mercury (element)", "Freddie Mercury"))
+    assert clarification_reply("the second one", messages)[:2] == (original, "Mercury (element)")
+    assert clarification_reply("the last", messages)[:2] == (original, "Freddie Mercury")
+    assert clarification_reply("Freddie, please", messages).others == ("Mercury (planet)", "Mercury (element)")
     assert clarification_reply("Mercury", messages) is None  # names all three
     assert clarification_reply("the car brand", messages) is None  # names none
     assert clarification_reply("How big is the planet compared with Earth and Venus?", messages) is None  # new

@@ -171,13 +171,15 @@ class Answerer:
         messages = conversation(history)
         chosen = clarification_reply(question, messages)
         if chosen is not None:  # the user picked an option of our clarifying question: answer what it was about
-            question, option = chosen
-            context, searched = " " + option, f"{question.strip()} {option}"
+            question = chosen.question
+            context, searched = " " + chosen.option, f"{question.strip()} {chosen.option}"
         else:
             searched = contextual_query(question, messages)
             context = "" if searched is None else " " + previous_user_turn(messages)
         if context:  # a follow-up: every retrieval also carries the user's previous turn (or the chosen option)
             search = _in_context(search, context)
+        if chosen is not None:
+            search = _turning_down(search, chosen.others)
         parts = sub_questions(question)
         if len(parts) > 1:
             answer = self._compound(question, parts, search, llm, messages, context, clarified=chosen is not None)
@@ -370,6 +372,16 @@ def _blas() -> Any:
 
 def _in_context(search: Search, context: str) -> Search:
     return lambda query: search(query + context)
+
+
+def _turning_down(search: Search, labels: Sequence[str]) -> Search:
+    """Leaves out hits about the options a reply to a clarifying question turned down (unless nothing is left)."""
+
+    def run(query: str) -> tuple[Hit, ...]:
+        hits = tuple(search(query))
+        return tuple(hit for hit in hits if topic_label(hit) not in labels) or hits
+
+    return run
 
 
 def _interleave(rankings: list[list[Hit]], limit: int) -> list[Hit]:

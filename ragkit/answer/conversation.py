@@ -14,7 +14,7 @@ answered, retrieved together with the chosen option.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
 
 from ragkit.errors import ConfigError
 from ragkit.records import Answer
@@ -54,8 +54,8 @@ def previous_user_turn(messages: Sequence[Mapping[str, str]]) -> str:
     it completed followed by the chosen option."""
     for at in range(len(messages) - 1, -1, -1):
         if messages[at]["role"] == "user":
-            chosen = clarification_reply(messages[at]["content"], messages[:at])
-            return messages[at]["content"] if chosen is None else " ".join(chosen)
+            reply = clarification_reply(messages[at]["content"], messages[:at])
+            return messages[at]["content"] if reply is None else f"{reply.question} {reply.option}"
     return ""
 
 
@@ -73,11 +73,18 @@ _ORDINALS = {"first": 0, "1": 0, "second": 1, "2": 1, "third": 2, "3": 2, "last"
 _FILLER = frozenset("a an the one i mean meant about please this that which do you yes no and or of".split())
 
 
-def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) -> tuple[str, str] | None:
-    """The question a reply to ragkit's clarifying question completes, and the option the reply chose: when the
-    last message asks "Which X do you mean: A, B or C?" and the reply names one option ("the vacation one", "Access",
-    "the second") — the user's question before it and that option; None otherwise (a new question, or a reply that
-    fits no option or several)."""
+class ClarificationReply(NamedTuple):
+    """A reply to ragkit's clarifying question."""
+
+    question: str  # the user's question the clarifying question was about
+    option: str  # the option the reply chose
+    others: tuple[str, ...]  # the options it turned down
+
+
+def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) -> ClarificationReply | None:
+    """When the last message asks "Which X do you mean: A, B or C?" and ``question`` names one option ("the vacation
+    one", "Access", "the second"): the user's question before it and the options chosen and turned down; None
+    otherwise (a new question, or a reply that fits no option or several)."""
     if len(messages) < 2 or messages[-1]["role"] != "assistant":
         return None
     asked = _CLARIFYING.match(messages[-1]["content"])
@@ -89,13 +96,15 @@ def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) ->
     words = [w for w in re.findall(r"\w+", question.lower()) if w not in _FILLER]
     ordinals = [_ORDINALS[w] for w in words if w in _ORDINALS]
     if len(ordinals) == 1 and len(words) <= 2:
-        return original, options[ordinals[0]] if ordinals[0] < len(options) else options[-1]
-    stems = {w[:5] for w in words}
-    overlap = [len(stems & {w[:5] for w in re.findall(r"\w+", option.lower())}) for option in options]
-    best = max(overlap, default=0)
-    if best == 0 or overlap.count(best) > 1 or len(stems) > 2 * best + 2:
-        return None  # no option named, several, or a reply that says much more: a new question
-    return original, options[overlap.index(best)]
+        chosen = min(ordinals[0], len(options) - 1) if ordinals[0] >= 0 else len(options) - 1
+    else:
+        stems = {w[:5] for w in words}
+        overlap = [len(stems & {w[:5] for w in re.findall(r"\w+", option.lower())}) for option in options]
+        best = max(overlap, default=0)
+        if best == 0 or overlap.count(best) > 1 or len(stems) > 2 * best + 2:
+            return None  # no option named, several, or a reply that says much more: a new question
+        chosen = overlap.index(best)
+    return ClarificationReply(original, options[chosen], tuple(options[:chosen] + options[chosen + 1 :]))
 
 
 class Chat:
