@@ -251,8 +251,9 @@ class Answer:
 
     ``confidence`` is the calibrated probability that the knowledge base can answer the question; ``signals`` are
     the retrieval signals it was computed from; ``rewritten_query`` is set when a second retrieval with a rewritten
-    query gave the evidence; ``search_query`` is what retrieval ran with when a conversation's earlier turn was added
-    to the question; ``generator`` is "extractive" or the LLM that wrote the text.
+    query gave the evidence; ``search_query`` is what retrieval ran with when a conversation's earlier turn (or the
+    option a reply to a clarifying question chose) was added to the question — and for such a reply, ``question`` is
+    the question it completed; ``generator`` is "extractive" or the LLM that wrote the text.
     """
 
     question: str
@@ -267,6 +268,13 @@ class Answer:
     rewritten_query: str | None = None
     generator: str = "extractive"
     search_query: str | None = None
+
+    def _repr_markdown_(self) -> str:
+        """How Jupyter shows an answer: status and confidence, the text, the options or the numbered sources."""
+        lines = [f"**{self.status.value}** (confidence {self.confidence:.2f}): {self.text}", ""]
+        lines += [f"- {option}" for option in self.clarifications]
+        lines += [f"{c.number}. `{c.source}`, characters {c.start}–{c.end}" for c in self.citations]
+        return "\n".join(lines).strip()
 
 
 class Outcome(str, Enum):

@@ -50,6 +50,9 @@ def test_answered_cites_the_sentence_that_answers(demo_kb):
     cited = answer.citations[0]
     assert demo_kb.document(cited.source).text[cited.start:cited.end] == cited.quote
     assert set(answer.signals) == set(FEATURES) - {"rerank_top", "rerank_gap"} and answer.missing == ()  # no reranker
+    shown = answer._repr_markdown_().splitlines()  # how Jupyter shows it
+    assert shown[0] == f"**answered** (confidence {answer.confidence:.2f}): {answer.text}"
+    assert shown[2] == f"1. `{cited.source}`, characters {cited.start}–{cited.end}"
 
 
 def test_no_answer_refuses_and_names_what_is_nearby(demo_kb):
@@ -91,6 +94,7 @@ def test_ambiguous_question_gets_a_clarifying_question(demo_kb):
     assert answer.text.startswith("Which policy do you mean: ")
     assert 2 <= len(answer.clarifications) <= 3 and "Vacation and leave" in answer.clarifications
     assert answer.citations == ()
+    assert "- Vacation and leave" in answer._repr_markdown_().splitlines()  # the options, in Jupyter
 
 
 def test_question_words_unknown_to_the_corpus_trigger_one_rewritten_retrieval(demo_kb):
