@@ -84,6 +84,15 @@ class SearchResult:
     def __getitem__(self, index: int) -> Hit:
         return self.hits[index]
 
+    def _repr_markdown_(self) -> str:
+        """How Jupyter shows the hits: rank, score, source, where each retriever ranked it, and its text's start."""
+        rows = ["| # | score | source | found by | text |", "|---|---|---|---|---|"]
+        for rank, hit in enumerate(self.hits, start=1):
+            found = ", ".join(f"{name} #{score.rank}" for name, score in hit.found_by.items())
+            text = " ".join(hit.text.split())[:100]
+            rows.append(f"| {rank} | {hit.score:.4f} | {_cell(hit.source)} | {found} | {_cell(text)} |")
+        return "\n".join(rows)
+
 
 class Retriever:
     """Runs the retrievers a mode asks for, fuses them in the index, and hydrates and reranks the hits."""
@@ -256,6 +265,10 @@ def _provenance(rankings: Mapping[str, list[ScoredId]]) -> dict[str, dict[str, R
 def _score(found_by: Mapping[str, Mapping[str, RetrieverScore]], chunk_id: str, retriever: SearchMode) -> float:
     found = found_by.get(chunk_id, {}).get(retriever.value)
     return float("-inf") if found is None else found.score
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
 def _ms_since(started: float) -> float:

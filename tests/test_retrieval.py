@@ -46,6 +46,14 @@ def test_filters_apply_inside_the_index_before_ranking(kb):
     assert len(kb.search("paid vacation days per year", k=2, filter={"team": "it"})) == 2
 
 
+def test_jupyter_shows_a_search_as_a_table(kb):
+    result = kb.search("paid vacation days", k=3)
+    rows = result._repr_markdown_().splitlines()
+    assert len(rows) == 2 + len(result) and rows[0].startswith("| # | score | source |")
+    first = result[0]
+    assert rows[2].startswith(f"| 1 | {first.score:.4f} | {first.source} | ") and "dense #" in rows[2]
+
+
 def test_metadata_changes_reach_the_index(kb):
     kb.ingest(Document("it/vpn.md", DOCS[3].text, {**DOCS[3].metadata, "team": "security"}))
     assert "it/vpn.md" not in _sources(kb.search("VPN", k=10, filter={"team": "it"}))
