@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
-from ragkit.answer.conversation import Turn, clarification_reply, contextual_query, conversation, previous_user_turn
+from ragkit.answer.conversation import Turn, clarification_reply, conversation, follow_up_context, previous_user_turn
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
@@ -171,15 +171,13 @@ class Answerer:
         messages = conversation(history)
         chosen = clarification_reply(question, messages)
         if chosen is not None:  # the user picked an option of our clarifying question: answer what it was about
-            question = chosen.question
-            context, searched = " " + chosen.option, f"{question.strip()} {chosen.option}"
+            question, added = chosen.question, chosen.option
+            search = _turning_down(search, chosen.others)
         else:
-            searched = contextual_query(question, messages)
-            context = "" if searched is None else " " + previous_user_turn(messages)
+            added = follow_up_context(question, messages)
+        context = f" {added}" if added else ""
         if context:  # a follow-up: every retrieval also carries the user's previous turn (or the chosen option)
             search = _in_context(search, context)
-        if chosen is not None:
-            search = _turning_down(search, chosen.others)
         parts = sub_questions(question)
         if len(parts) > 1:
             answer = self._compound(question, parts, search, llm, messages, context, clarified=chosen is not None)
@@ -193,7 +191,7 @@ class Answerer:
                     if second.confidence > assessment.confidence:
                         assessment, rewritten = second, rewrite
             answer = self._decide(question, assessment, rewritten, llm, messages, clarified=chosen is not None)
-        return replace(answer, search_query=searched)
+        return replace(answer, search_query=question.strip() + context if context else None)
 
     def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None,
                   messages: Sequence[Mapping[str, str]], context: str, clarified: bool = False) -> Answer:

@@ -59,12 +59,17 @@ def previous_user_turn(messages: Sequence[Mapping[str, str]]) -> str:
     return ""
 
 
+def follow_up_context(question: str, messages: Sequence[Mapping[str, str]]) -> str:
+    """What a follow-up is retrieved with besides itself: the user's previous turn ("" without one, or when it is the
+    question again)."""
+    previous = previous_user_turn(messages)
+    return "" if previous == question.strip() else previous
+
+
 def contextual_query(question: str, messages: Sequence[Mapping[str, str]]) -> str | None:
     """What to retrieve with: the question, then the user's previous turn; None without one."""
-    previous = previous_user_turn(messages)
-    if not previous or previous == question.strip():
-        return None
-    return f"{question.strip()} {previous}"
+    context = follow_up_context(question, messages)
+    return f"{question.strip()} {context}" if context else None
 
 
 _CLARIFYING = re.compile(r"^Which (?P<noun>.+?) do you mean: (?P<options>.+)\?$", re.DOTALL)
