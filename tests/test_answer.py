@@ -166,6 +166,21 @@ def test_a_reply_names_one_option_by_its_words_or_its_place():
     assert clarification_reply("the planet", messages[:1]) is None  # nothing was asked
 
 
+def test_options_holding_a_comma_or_an_or_are_read_back_whole():
+    from ragkit.answer.conversation import clarification_reply, clarifying_question, conversation
+
+    assert clarifying_question("Mercury", ["Mercury (planet)", "Mercury (element)", "Freddie Mercury"]) == \
+        "Which Mercury do you mean: Mercury (planet), Mercury (element) or Freddie Mercury?"
+    options = ["Lempster, New Hampshire", "Lempster (band)", "Salt or Pepper (song)"]
+    asked = clarifying_question("Lempster", options)
+    assert asked == 'Which Lempster do you mean: "Lempster, New Hampshire", Lempster (band) or "Salt or Pepper (song)"?'
+    messages = conversation(["Who founded Lempster?", {"role": "assistant", "content": asked}])
+    assert clarification_reply("the town in New Hampshire", messages) == (
+        "Who founded Lempster?", "Lempster, New Hampshire", ("Lempster (band)", "Salt or Pepper (song)"))
+    assert clarification_reply("the last", messages).option == "Salt or Pepper (song)"
+    assert clarification_reply("the second", messages).option == "Lempster (band)"
+
+
 def test_history_turns_are_strings_or_chat_messages_and_anything_else_is_named():
     from ragkit.answer.conversation import contextual_query, conversation
 

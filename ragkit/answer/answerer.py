@@ -27,7 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
-from ragkit.answer.conversation import Turn, clarification_reply, conversation, follow_up_context, previous_user_turn
+from ragkit.answer.conversation import (Turn, clarification_reply, clarifying_question, conversation,
+                                        follow_up_context, previous_user_turn)
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
@@ -311,8 +312,7 @@ class Answerer:
         # whose best hit leads clearly, or whose two best hits are about the same thing, is taken to be about that).
         leads = a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD or len(set(labels[:2])) == 1
         if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads) and not clarified:
-            choices = ", ".join(options[:-1]) + f" or {options[-1]}"
-            return replace(base, status=AnswerStatus.CLARIFY, text=f"Which {noun} do you mean: {choices}?",
+            return replace(base, status=AnswerStatus.CLARIFY, text=clarifying_question(noun, options),
                            clarifications=tuple(options))
         stated = len([p for p in a.signals.key_phrases if p not in a.signals.missing])
         if a.confidence >= self.threshold or (stated > 0 and a.signals.missing and a.confidence >= self.threshold / 2):

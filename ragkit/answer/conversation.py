@@ -73,9 +73,23 @@ def contextual_query(question: str, messages: Sequence[Mapping[str, str]]) -> st
 
 
 _CLARIFYING = re.compile(r"^Which (?P<noun>.+?) do you mean: (?P<options>.+)\?$", re.DOTALL)
-_LAST_OR = re.compile(r",? or (?!.* or )")
+# One option of "A, B or C", where an option holding a separator is quoted: "Lempster, New Hampshire".
+_OPTION = re.compile(r'(?:^|, |,? or )(?:"(?P<quoted>[^"]+)"|(?P<plain>.+?))(?=, |,? or |$)')
+_SEPARATOR = re.compile(r", | or ")
 _ORDINALS = {"first": 0, "1": 0, "second": 1, "2": 1, "third": 2, "3": 2, "last": -1}
 _FILLER = frozenset("a an the one i mean meant about please this that which do you yes no and or of".split())
+
+
+def clarifying_question(noun: str, options: Sequence[str]) -> str:
+    """ "Which policy do you mean: Vacation and leave, Travel and expenses or Access?" — an option that holds ", " or
+    " or " itself is quoted, so that ``clarification_reply`` reads the options back as they were."""
+    shown = [f'"{option}"' if _SEPARATOR.search(option) else option for option in options]
+    listed = ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else "".join(shown)
+    return f"Which {noun} do you mean: {listed}?"
+
+
+def _options(listed: str) -> list[str]:
+    return [(m.group("quoted") or m.group("plain")).strip() for m in _OPTION.finditer(listed)]
 
 
 class ClarificationReply(NamedTuple):
@@ -96,8 +110,7 @@ def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) ->
     original = previous_user_turn(messages) if asked is not None else ""
     if not original:
         return None
-    options = [o.strip() for o in _LAST_OR.split(asked.group("options"), maxsplit=1)]
-    options = [o.strip() for o in options[0].split(", ")] + options[1:]
+    options = _options(asked.group("options"))
     words = [w for w in re.findall(r"\w+", question.lower()) if w not in _FILLER]
     ordinals = [_ORDINALS[w] for w in words if w in _ORDINALS]
     if len(ordinals) == 1 and len(words) <= 2:
