@@ -27,8 +27,14 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ragkit.answer.calibrator import Calibrator
-from ragkit.answer.conversation import (Turn, clarification_reply, clarifying_question, conversation,
-                                        follow_up_context, previous_user_turn)
+from ragkit.answer.conversation import (
+    Turn,
+    clarification_reply,
+    clarifying_question,
+    conversation,
+    follow_up_context,
+    previous_user_turn,
+)
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
 from ragkit.embed import Embedder
