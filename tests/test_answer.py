@@ -540,6 +540,29 @@ def test_operating_points_refuse_at_most_the_given_share_of_answerable_questions
     assert operating_points([0.5], [True]) == {}
 
 
+def test_answer_quality_counts_gold_answers_quoted_by_answered_questions():
+    from ragkit.eval.abstention import answer_quality
+    from ragkit.records import Answer, Citation
+
+    def answer(status, quotes, evidence=""):
+        citations = tuple(Citation(n, f"c{n}", "s", 0, len(q), q) for n, q in enumerate(quotes, start=1))
+        hits = (Hit("c1", "d", "s", evidence or " ".join(quotes), 0, 1, 1.0, {}),)
+        return Answer("q", status, " ".join(f"{q} [{n}]" for n, q in enumerate(quotes, start=1)), 0.5, citations, hits)
+
+    answers = {"first": answer(AnswerStatus.ANSWERED, ["The Normans came from Normandy."]),
+               "second": answer(AnswerStatus.PARTIAL, ["Rollo led them.", "They settled in 911."]),
+               "evidence": answer(AnswerStatus.ANSWERED, ["Rollo led them."], "Rollo led them. In 911 they came."),
+               "missed": answer(AnswerStatus.ANSWERED, ["Rollo led them."]),
+               "refused": answer(AnswerStatus.NO_ANSWER, []),
+               "yes": answer(AnswerStatus.ANSWERED, ["Yes."])}
+    gold = {"first": ["normandy"], "second": ["in 911", "911"], "evidence": ["911"], "missed": ["Denmark"],
+            "refused": ["Normandy"], "yes": ["yes"], "unasked": ["Paris"]}
+    # counted: first, second, evidence, missed (not the refusal, the yes/no answer or a question never asked)
+    assert answer_quality(answers, gold) == {"questions": 4, "in_text": 0.5, "in_first_quote": 0.25,
+                                             "in_evidence": 0.75, "quotes_per_answer": 1.25}
+    assert answer_quality({}, gold)["in_text"] is None
+
+
 def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)
@@ -551,8 +574,9 @@ def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
              "on-call.md": "How quickly must the on-call engineer acknowledge a page?",
              "atlas-arm-faq.md": "What is the maximum payload of the Atlas arm?"}
     ids = {path.name: f"d{i}" for i, path in enumerate(sources)}
-    (folder / "queries.jsonl").write_text("\n".join(json.dumps({"_id": f"q{n}", "text": q})
-                                                    for n, q in enumerate(asked.values())))
+    gold = ["25 days", "180 euros", "15 minutes", "7.5 kilograms"]
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps({"_id": f"q{n}", "text": q, "metadata": {"answer": a}})
+                                                    for n, (q, a) in enumerate(zip(asked.values(), gold))))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
         f"q{n}\t{ids[name]}\t1\n" for n, name in enumerate(asked)))
     done = subprocess.run([sys.executable, "-m", "ragkit", "eval", "abstention", "--beir", str(folder),
@@ -564,6 +588,8 @@ def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     assert sum(report["statuses"].values()) == 4
     assert 0.0 <= report["auroc"] <= 1.0 and 0.0 <= report["oracle_auroc"] <= 1.0
     assert 0.0 <= report["answerable_with_evidence_retrieved"] <= 1.0
+    # both answerable questions are answered, and their first quote states the gold answer
+    assert report["answer_text"]["questions"] == 2 and report["answer_text"]["in_first_quote"] == 1.0
     with KnowledgeBase.open(tmp_path / "full.kb") as kept:  # deletions happened on a copy
         assert kept.stats()["documents"] == len(sources)
 

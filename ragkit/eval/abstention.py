@@ -12,20 +12,24 @@ Three protocols, one report shape:
   articles — the hard case.
 
 Every report has ``auroc`` (of the calibrated confidence, answerable vs not), ``no_answer_recall`` and
-``false_abstention_rate`` (an abstention is ``no_answer`` or ``clarify``) and the count of each status.
+``false_abstention_rate`` (an abstention is ``no_answer`` or ``clarify``) and the count of each status. Where the
+questions come with short gold answers (SQuAD, HotpotQA's BEIR queries), ``answer_text`` says how often the
+extractive answer quotes one (``answer_quality``).
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
+import string
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from ragkit.answer import Calibrator, Turn, auroc
 from ragkit.config import KBConfig
@@ -82,6 +86,36 @@ def operating_points(confidences: Sequence[float], answerable: Sequence[bool],
         threshold = positives[int(rate * len(positives))]  # refuses the answerable ones strictly below it
         points[f"{rate:.0%}"] = round(sum(c < threshold for c in negatives) / len(negatives), 4)
     return points
+
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def _normalized(text: str) -> str:
+    """SQuAD's answer normalization: lower case, no punctuation or articles, single spaces — padded with spaces, so
+    that containment is of whole words."""
+    text = "".join(c for c in text.lower() if c not in string.punctuation)
+    return " " + " ".join(_ARTICLES.sub(" ", text).split()) + " "
+
+
+def answer_quality(answers: Mapping[str, Answer], gold: Mapping[str, Sequence[str]]) -> dict:
+    """Does the extractive answer quote the gold answer? Over the questions that have a gold answer string (yes/no
+    answers left out) and got ``answered`` or ``partial``: the share whose answer text contains one, whose first
+    quoted sentence does, and whose evidence does anywhere (what the choice of sentences could reach); and how many
+    sentences an answer quotes on average."""
+    ids = [q for q, strings in gold.items() if q in answers
+           and answers[q].status in (AnswerStatus.ANSWERED, AnswerStatus.PARTIAL)
+           and any(_normalized(s).strip() not in ("", "yes", "no") for s in strings)]
+
+    def share(texts: Callable[[Answer], Sequence[str]]) -> float | None:
+        found = [any(_normalized(g) in _normalized(t) for t in texts(answers[q]) for g in gold[q]) for q in ids]
+        return round(sum(found) / len(found), 4) if found else None
+
+    return {"questions": len(ids),
+            "in_text": share(lambda a: [a.text]),
+            "in_first_quote": share(lambda a: [a.citations[0].quote] if a.citations else []),
+            "in_evidence": share(lambda a: [hit.text for hit in a.evidence]),
+            "quotes_per_answer": round(sum(len(answers[q].citations) for q in ids) / len(ids), 2) if ids else None}
 
 
 def _share(flags: Sequence[bool], among: Sequence[bool]) -> float | None:
@@ -181,6 +215,9 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
         "rewritten": sum(answers[q].rewritten_query is not None for q in questions),
         "answerable_with_evidence_retrieved": _share(retrieved, labels),
         "oracle_auroc": round(auroc([float(r) for r in retrieved], labels), 4),
+        **({"answer_text": answer_quality(answers, {q: dataset.answers[q] for q in questions
+                                                     if answerable[q] and q in dataset.answers})}
+           if dataset.answers else {}),
         "build_s": round(run.build_s, 1),
         "ask_p50_ms": run.ask_p50_ms,
     }
@@ -256,7 +293,7 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError) as exc:
         raise DatasetError(f"cannot read SQuAD 2.0 JSON from {path} ({exc})") from exc
-    corpus, questions, answerable = {}, {}, {}
+    corpus, questions, answerable, gold = {}, {}, {}, {}
     for article in data:
         for number, paragraph in enumerate(article["paragraphs"]):
             source = f"{article['title']}#{number}"
@@ -264,6 +301,8 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
             for qa in paragraph["qas"]:
                 questions[qa["id"]] = qa["question"]
                 answerable[qa["id"]] = not qa.get("is_impossible", False)
+                if answerable[qa["id"]]:
+                    gold[qa["id"]] = tuple(a["text"] for a in qa.get("answers", ()))
     run = _ask_on_copy(kb_dir, list(corpus.values()), questions, config=config, embedder=embedder, k=k,
                        calibrator=calibrator)
     answers = run.answers
@@ -274,6 +313,7 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
         "documents": len(corpus),
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
                  [answerable[i] for i in ids], run.threshold),
+        "answer_text": answer_quality(answers, gold),
         "build_s": round(run.build_s, 1),
         "ask_p50_ms": run.ask_p50_ms,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -18,6 +18,7 @@ class BeirDataset:
     corpus: dict[str, Document]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    answers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a query's gold answer strings, if given
 
 
 def _open(folder: Path, stem: str) -> IO[str]:
@@ -39,7 +40,8 @@ def _records(folder: Path, stem: str) -> Iterator[dict]:
 
 
 def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
-    """Documents keyed by corpus id (title and text joined), the judged queries of ``split``, and their qrels."""
+    """Documents keyed by corpus id (title and text joined), the judged queries of ``split``, their qrels, and their
+    gold answers where ``metadata.answer`` gives them."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"BEIR folder {folder} does not exist")
@@ -58,8 +60,15 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
     for record in _records(folder, "corpus"):
         title, text = record.get("title") or "", record.get("text") or ""
         corpus[str(record["_id"])] = Document(str(record["_id"]), f"{title}\n\n{text}" if title else text, {"title": title})
-    queries = {str(r["_id"]): r["text"] for r in _records(folder, "queries") if str(r["_id"]) in qrels}
+    queries, answers = {}, {}
+    for record in _records(folder, "queries"):
+        if (query := str(record["_id"])) in qrels:
+            queries[query] = record["text"]
+            metadata = record.get("metadata")
+            gold = metadata.get("answer") if isinstance(metadata, dict) else None  # HotpotQA's BEIR queries have it
+            if gold and isinstance(gold, (str, list)):
+                answers[query] = tuple(gold) if isinstance(gold, list) else (str(gold),)
     missing = set(qrels) - set(queries)
     if missing:
         raise DatasetError(f"{len(missing)} judged queries of split '{split}' have no text in queries.jsonl")
-    return BeirDataset(corpus, queries, qrels)
+    return BeirDataset(corpus, queries, qrels, answers)
