@@ -199,7 +199,7 @@ def _eval_abstention(args: argparse.Namespace) -> dict:
     if len(chosen) != 1:
         raise ConfigError("give exactly one of --beir DIR, --mtrag reference.jsonl or --squad FILE.json")
     calibrator = Calibrator.load(args.calibrator) if args.calibrator else None
-    options = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator}
+    options = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator, "cross_fit": args.cross_fit}
     if args.beir:
         from ragkit.eval.beir import load_beir
 
@@ -210,8 +210,8 @@ def _eval_abstention(args: argparse.Namespace) -> dict:
     if args.fit:
         raise ConfigError("--fit works with --beir (removed-evidence labels) only")
     if args.mtrag:
-        return abstention.evaluate_mtrag(args.mtrag, last_turn_only=args.last_turn_only, **options)
-    return abstention.evaluate_squad2(args.squad, **options)
+        return abstention.evaluate_mtrag(args.mtrag, last_turn_only=args.last_turn_only, seed=args.seed, **options)
+    return abstention.evaluate_squad2(args.squad, seed=args.seed, **options)
 
 
 def _stats(args: argparse.Namespace) -> dict[str, Any]:
@@ -609,12 +609,16 @@ def _parser() -> argparse.ArgumentParser:
                          help="MTRAG-UN: ask the last user turn alone, without the conversation before it")
     abstain.add_argument("--split", default="test")
     abstain.add_argument("--remove-fraction", type=float, default=0.5)
-    abstain.add_argument("--seed", type=int, default=0)
+    abstain.add_argument("--seed", type=int, default=0,
+                         help="which queries lose their evidence (--beir), and the folds of --cross-fit")
     abstain.add_argument("-k", type=int, default=5, help="evidence hits per question (default 5)")
     abstain.add_argument("--kb-dir", help="keep the full-corpus knowledge base here and reuse it (deletions happen on "
                          "a copy)")
     abstain.add_argument("--calibrator", help="evaluate this calibrator file instead of the knowledge base's")
     abstain.add_argument("--fit", metavar="OUT.json", help="also fit a calibrator on these labels and write it")
+    abstain.add_argument("--cross-fit", type=int, default=0, metavar="K",
+                         help="also report what calibrating on these questions buys: each of K folds judged by a "
+                              "calibrator fitted on the others")
 
     ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
                               _eval_ingest, _render_mapping, kb=False)

@@ -563,6 +563,47 @@ def test_answer_quality_counts_gold_answers_quoted_by_answered_questions():
     assert answer_quality({}, gold)["in_text"] is None
 
 
+def test_cross_fitting_judges_each_fold_by_a_calibrator_fitted_on_the_others():
+    from ragkit.eval.abstention import cross_fitted
+
+    rng = np.random.default_rng(0)
+    answerable = [bool(i % 2) for i in range(40)]
+    signals = [{"dense_top": 0.5 + (0.3 if a else -0.3) + rng.normal(0, 0.05), "sparse_top": rng.random()}
+               for a in answerable]
+    result = cross_fitted(signals, answerable, folds=4, seed=1)
+    assert (result["folds"], result["auroc"], result["no_answer_recall"]) == (4, 1.0, 1.0)
+    assert 0.0 < result["false_abstention_rate"] <= 0.2  # each threshold refuses ~10 % of its fold's answerable ones
+    assert cross_fitted(signals, answerable, folds=4, seed=1) == result
+    noise = [{"dense_top": rng.random(), "sparse_top": rng.random()} for _ in answerable]
+    assert cross_fitted(noise, answerable, folds=4)["auroc"] < 0.8  # nothing to learn: held-out folds show it
+    with pytest.raises(ConfigError, match="between 2 and 40 folds"):
+        cross_fitted(signals, answerable, folds=1)
+    with pytest.raises(ConfigError, match=r"fold \d cannot be calibrated .*use fewer folds"):
+        cross_fitted(signals[:3], [True, True, False], folds=3)
+
+
+def test_squad_evaluation_reports_answer_text_and_cross_fitted_calibration(tmp_path, embedder):
+    from ragkit.eval.abstention import evaluate_squad2
+
+    paragraphs = [{"context": path.read_text(), "qas": []} for path in sorted(DEMO_DOCS.rglob("*.*"))]
+    asked = [("How many vacation days do employees get per year?", "25 days"),
+             ("What is the hotel limit per night in Europe?", "180 euros"),
+             ("How quickly must the on-call engineer acknowledge a page?", "15 minutes"),
+             ("What is the maximum payload of the Atlas arm?", "7.5 kilograms"),
+             ("What is the boiling point of mercury?", None), ("What was Northwind's revenue last year?", None),
+             ("Who won the football world cup in 1998?", None), ("What is the capital of Peru?", None)]
+    for n, (question, gold) in enumerate(asked):
+        paragraphs[0]["qas"].append({"id": f"q{n}", "question": question, "is_impossible": gold is None,
+                                     "answers": [{"text": gold}] if gold else []})
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps({"data": [{"title": "Northwind", "paragraphs": paragraphs}]}))
+    report = evaluate_squad2(path, embedder=embedder, cross_fit=2)
+    assert report["answerable"] == 4 and report["unanswerable"] == 4
+    assert report["answer_text"]["questions"] == 4 and report["answer_text"]["in_first_quote"] == 1.0
+    assert report["cross_fitted"]["folds"] == 2 and 0.0 <= report["cross_fitted"]["auroc"] <= 1.0
+    assert "cross_fitted" not in evaluate_squad2(path, embedder=embedder)
+
+
 def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     folder = tmp_path / "beir"
     (folder / "qrels").mkdir(parents=True)

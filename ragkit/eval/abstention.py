@@ -14,7 +14,8 @@ Three protocols, one report shape:
 Every report has ``auroc`` (of the calibrated confidence, answerable vs not), ``no_answer_recall`` and
 ``false_abstention_rate`` (an abstention is ``no_answer`` or ``clarify``) and the count of each status. Where the
 questions come with short gold answers (SQuAD, HotpotQA's BEIR queries), ``answer_text`` says how often the
-extractive answer quotes one (``answer_quality``).
+extractive answer quotes one (``answer_quality``). With ``cross_fit`` folds, ``cross_fitted`` says what calibrating on
+the corpus's own labelled questions (``ragkit calibrate``) buys, measured on questions the calibrator did not see.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Callable, Iterator, Mapping, Sequence
 from ragkit.answer import Calibrator, Turn, auroc
 from ragkit.config import KBConfig
 from ragkit.embed import Embedder
-from ragkit.errors import DatasetError
+from ragkit.errors import ConfigError, DatasetError
 from ragkit.eval.beir import BeirDataset
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, AnswerStatus, Document
@@ -89,6 +90,34 @@ def operating_points(confidences: Sequence[float], answerable: Sequence[bool],
 
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def cross_fitted(signals: Sequence[Mapping[str, float]], answerable: Sequence[bool], folds: int,
+                 seed: int = 0) -> dict:
+    """What ``ragkit calibrate`` on these very questions would buy, without testing on what it fitted: the questions
+    are split into ``folds`` at random; each fold is judged by a calibrator fitted on the other folds — its
+    confidence, and an abstention when that is below the calibrator's threshold (the confidence alone: no rewrite,
+    clarify or partial rules)."""
+    if not 2 <= folds <= len(signals):
+        raise ConfigError(f"--cross-fit needs between 2 and {len(signals)} folds, got {folds}")
+    order = list(range(len(signals)))
+    random.Random(seed).shuffle(order)
+    confidences, abstained = [0.0] * len(signals), [False] * len(signals)
+    for fold in range(folds):
+        held_out = set(order[fold::folds])
+        kept = [i for i in order if i not in held_out]
+        try:
+            calibrator = Calibrator.fit([signals[i] for i in kept], [answerable[i] for i in kept])
+        except ConfigError as exc:
+            raise ConfigError(f"--cross-fit {folds}: fold {fold + 1} cannot be calibrated ({exc}); use fewer folds") \
+                from exc
+        for i in held_out:
+            confidences[i] = calibrator.probability(signals[i])
+            abstained[i] = confidences[i] < calibrator.threshold
+    return {"folds": folds,
+            "auroc": round(auroc(confidences, answerable), 4),
+            "no_answer_recall": _share(abstained, [not a for a in answerable]),
+            "false_abstention_rate": _share(abstained, answerable)}
 
 
 def _normalized(text: str) -> str:
@@ -195,7 +224,7 @@ def _fit(answers: Mapping[str, Answer], labels: Mapping[str, bool], out: str | P
 def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fraction: float = 0.5, seed: int = 0,
                               kb_dir: str | Path | None = None, config: KBConfig | None = None,
                               embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
-                              fit: str | Path | None = None) -> dict:
+                              fit: str | Path | None = None, cross_fit: int = 0) -> dict:
     removed, answerable = removed_evidence(dataset, remove_fraction, seed)
     questions = {query: dataset.queries[query] for query in answerable if query in dataset.queries}
     run = _ask_on_copy(kb_dir, list(dataset.corpus.values()), questions, config=config, embedder=embedder, k=k,
@@ -218,6 +247,8 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
         **({"answer_text": answer_quality(answers, {q: dataset.answers[q] for q in questions
                                                      if answerable[q] and q in dataset.answers})}
            if dataset.answers else {}),
+        **({"cross_fitted": cross_fitted([answers[q].signals for q in questions], labels, cross_fit, seed)}
+           if cross_fit else {}),
         "build_s": round(run.build_s, 1),
         "ask_p50_ms": run.ask_p50_ms,
     }
@@ -243,7 +274,7 @@ _EXPECTED = {"ANSWERABLE": AnswerStatus.ANSWERED, "UNANSWERABLE": AnswerStatus.N
 
 def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
                    embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
-                   last_turn_only: bool = False) -> dict:
+                   last_turn_only: bool = False, cross_fit: int = 0, seed: int = 0) -> dict:
     """Per-category status accuracy on MTRAG-UN: the last user turn asked with the conversation before it as
     ``history`` (``last_turn_only``: asked alone)."""
     tasks = list(_mtrag_tasks(Path(path)))
@@ -277,6 +308,9 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
                  [categories[i] != "UNANSWERABLE" for i in ids], run.threshold),
         "per_category": per_category,
+        **({"cross_fitted": cross_fitted([answers[i].signals for i in ids],
+                                         [categories[i] != "UNANSWERABLE" for i in ids], cross_fit, seed)}
+           if cross_fit else {}),
         # A reference passage of the task among the evidence: did retrieval find what the question is about?
         "answerable_with_reference_retrieved": round(
             sum(any(hit.source in references[i] for hit in answers[i].evidence) for i in answerable)
@@ -287,7 +321,8 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
 
 
 def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
-                    embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None) -> dict:
+                    embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
+                    cross_fit: int = 0, seed: int = 0) -> dict:
     """SQuAD 2.0: every paragraph a document; answerable = the question has an answer in its paragraph."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
@@ -314,6 +349,8 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],
                  [answerable[i] for i in ids], run.threshold),
         "answer_text": answer_quality(answers, gold),
+        **({"cross_fitted": cross_fitted([answers[i].signals for i in ids], [answerable[i] for i in ids],
+                                         cross_fit, seed)} if cross_fit else {}),
         "build_s": round(run.build_s, 1),
         "ask_p50_ms": run.ask_p50_ms,
     }
