@@ -154,7 +154,7 @@ def _chat(args: argparse.Namespace) -> None:
 
 def _calibrate(args: argparse.Namespace) -> dict[str, Any]:
     from ragkit.answer import Calibrator, auroc
-    from ragkit.answer.calibrator import CALIBRATOR_FILE
+    from ragkit.answer.calibrator import CALIBRATOR_FILE, cross_fitted
 
     labelled = _labelled_questions(args.questions)
     with _open(args) as kb:
@@ -164,9 +164,14 @@ def _calibrate(args: argparse.Namespace) -> dict[str, Any]:
                                     max_false_abstention=args.max_false_abstention, fitted_on=f"{args.questions}: {len(labelled)} labelled questions")
         calibrator.save(kb.path / CALIBRATOR_FILE)
         confidences = [calibrator.probability(a.signals) for a in answers]
-        return {"written": str(kb.path / CALIBRATOR_FILE), "questions": len(labelled),
-                "answerable": sum(labels), "in_sample_auroc": round(auroc(confidences, labels), 4),
-                "threshold": calibrator.threshold}
+        result = {"written": str(kb.path / CALIBRATOR_FILE), "questions": len(labelled),
+                  "answerable": sum(labels), "in_sample_auroc": round(auroc(confidences, labels), 4),
+                  "threshold": calibrator.threshold}
+        folds = min(5, len(labels) - sum(labels), sum(labels))
+        if folds >= 2:  # what to expect on new questions: each fold judged by a calibrator fitted on the others
+            result["held_out"] = cross_fitted([a.signals for a in answers], labels, folds,
+                                              max_false_abstention=args.max_false_abstention)
+        return result
 
 
 def _labelled_questions(path: str) -> list[tuple[str, bool]]:

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 from ragkit.answer import Calibrator, Turn, auroc
+from ragkit.answer.calibrator import cross_fitted
 from ragkit.config import KBConfig
 from ragkit.embed import Embedder
-from ragkit.errors import ConfigError, DatasetError
+from ragkit.errors import DatasetError
 from ragkit.eval.beir import BeirDataset
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, AnswerStatus, Document
@@ -90,34 +91,6 @@ def operating_points(confidences: Sequence[float], answerable: Sequence[bool],
 
 
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
-
-
-def cross_fitted(signals: Sequence[Mapping[str, float]], answerable: Sequence[bool], folds: int,
-                 seed: int = 0) -> dict:
-    """What ``ragkit calibrate`` on these very questions would buy, without testing on what it fitted: the questions
-    are split into ``folds`` at random; each fold is judged by a calibrator fitted on the other folds — its
-    confidence, and an abstention when that is below the calibrator's threshold (the confidence alone: no rewrite,
-    clarify or partial rules)."""
-    if not 2 <= folds <= len(signals):
-        raise ConfigError(f"--cross-fit needs between 2 and {len(signals)} folds, got {folds}")
-    order = list(range(len(signals)))
-    random.Random(seed).shuffle(order)
-    confidences, abstained = [0.0] * len(signals), [False] * len(signals)
-    for fold in range(folds):
-        held_out = set(order[fold::folds])
-        kept = [i for i in order if i not in held_out]
-        try:
-            calibrator = Calibrator.fit([signals[i] for i in kept], [answerable[i] for i in kept])
-        except ConfigError as exc:
-            raise ConfigError(f"--cross-fit {folds}: fold {fold + 1} cannot be calibrated ({exc}); use fewer folds") \
-                from exc
-        for i in held_out:
-            confidences[i] = calibrator.probability(signals[i])
-            abstained[i] = confidences[i] < calibrator.threshold
-    return {"folds": folds,
-            "auroc": round(auroc(confidences, answerable), 4),
-            "no_answer_recall": _share(abstained, [not a for a in answerable]),
-            "false_abstention_rate": _share(abstained, answerable)}
 
 
 def _normalized(text: str) -> str:
