@@ -291,6 +291,23 @@ def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
     assert ambiguous_name(["New Hampshire"], places) is None  # places in it, not meanings of it
 
 
+def test_a_multi_hop_answer_also_quotes_the_hit_its_first_quote_names(tmp_path, embedder):
+    docs = [Document("film", "Kiss and Tell is a 1945 American comedy film starring Shirley Temple as Corliss Archer. "
+                             "The film was released by Columbia Pictures.", {"title": "Kiss and Tell (1945 film)"}),
+            Document("actress", "As an adult she served as United States ambassador to Ghana and Czechoslovakia, and as "
+                                "Chief of Protocol of the United States. She was born in Santa Monica.",
+                     {"title": "Shirley Temple"}),
+            Document("radio", "Meet Corliss Archer is an American radio sitcom about a teenage girl. It ran on CBS "
+                              "from 1943.", {"title": "Meet Corliss Archer"})]
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(docs)
+        answer = kb.ask("What government position was held by the woman who portrayed Corliss Archer in the film "
+                        "Kiss and Tell?")
+    assert answer.citations[0].source == "film" and "Shirley Temple" in answer.citations[0].quote
+    assert "Chief of Protocol" in answer.text  # the hit the first quote names, which the question does not
+    assert [c.source for c in answer.citations].count("actress") == 1
+
+
 def test_ambiguous_name_gets_a_clarifying_question(tmp_path, embedder):
     docs = [Document("planet", "Mercury is the smallest planet in the Solar System and the closest to the Sun. Its "
                               "orbit takes 88 days.", {"title": "Mercury (planet)"}),

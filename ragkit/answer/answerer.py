@@ -144,6 +144,15 @@ def topic_label(hit: Hit) -> str:
     return PurePath(hit.source).stem.replace("-", " ").replace("_", " ")
 
 
+def _named_topics(sentence: str, hits: Sequence[Hit], *, exclude: Hit, question: str) -> set[str]:
+    """The topic labels of ``hits`` (other than ``exclude``'s) that ``sentence`` names, as written, and ``question``
+    does not."""
+    own = topic_label(exclude)
+    return {label for label in map(topic_label, hits) if label != own
+            and re.search(rf"(?<!\w){re.escape(label)}(?!\w)", sentence)
+            and label.lower() not in question.lower()}
+
+
 def sub_questions(question: str) -> list[str]:
     """A compound question's parts ("What is X? And how does Y…" → two); a simple question gives itself."""
     parts = [_LEADING_CONJUNCTION.sub("", p.strip(" ,?？")) for p in _COMPOUND.split(question)]
@@ -363,8 +372,15 @@ class Answerer:
         rank = {hit.chunk_id: number for number, hit in enumerate(a.hits)}
         closeness = a.cosines if a.context_cosines is None else (a.cosines + a.context_cosines) / 2
         scores = closeness + 0.5 * coverage - 0.02 * np.array([rank.get(s.hit.chunk_id, 0) for s in a.sentences])
-        best = float(scores.max())
-        return [a.sentences[int(i)] for i in np.argsort(-scores) if scores[i] >= best - 0.15][:limit]
+        order = [int(i) for i in np.argsort(-scores)]
+        chosen = [a.sentences[i] for i in order if scores[i] >= scores[order[0]] - 0.15][:limit]
+        # A multi-hop answer: the first quote names what another hit is about ("… played by Shirley Temple"), which
+        # the question does not name — the answer is likely in that hit, so its best sentence is quoted too.
+        named = _named_topics(chosen[0].text, a.hits, exclude=chosen[0].hit, question=a.question)
+        bridge = next((a.sentences[i] for i in order if topic_label(a.sentences[i].hit) in named), None)
+        if bridge is not None and bridge not in chosen and limit > 1:
+            chosen = chosen[: limit - 1] + [bridge]
+        return chosen
 
     @staticmethod
     def _with_missing(text: str, answer: Answer) -> str:
