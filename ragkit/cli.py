@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from dataclasses import asdict, is_dataclass
@@ -408,7 +409,10 @@ def _render_eval(results: list[dict]) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """Records, enums and mappings as JSON-ready values."""
+    """Records, enums and mappings as JSON-ready values; a number that is not finite (an AUROC without negatives)
+    becomes null, which strict JSON readers accept and NaN they do not."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, SearchResult):
         return {"query": value.query, "hits": _plain(list(value.hits)), "timings_ms": dict(value.timings_ms)}
     if isinstance(value, IngestReport):

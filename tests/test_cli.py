@@ -159,6 +159,14 @@ def test_eval_chunking_on_a_small_squad_file(tmp_path, capsys):
     assert rows[1]["chunks"] == 2
     assert "exceeds the 254 tokens" in rows[2]["error"]
 
+    # only answerable questions: no AUROC to report, and the report stays strict JSON (null, not NaN)
+    for article in data["data"]:
+        article["paragraphs"][0]["qas"] = [qa for qa in article["paragraphs"][0]["qas"] if not qa["is_impossible"]]
+    squad.write_text(json.dumps(data))
+    assert main(["eval", "abstention", "--squad", str(squad), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"{name} in JSON output"))
+    assert report["unanswerable"] == 0 and report["auroc"] is None and report["answer_text"]["questions"] == 2
+
 
 def test_ingest_with_a_chinese_entity_graph_and_explore_it(tmp_path, capsys):
     docs = write_corpus(tmp_path / "docs", {
