@@ -140,7 +140,7 @@ def test_ingest_options_and_skip_summary(tmp_path, capsys):
     assert json.loads((tmp_path / "kb" / "ragkit.json").read_text())["index"]["dense_storage"] == "memory"
 
 
-def test_eval_chunking_on_a_small_squad_file(tmp_path, capsys):
+def test_eval_chunking_and_abstention_on_a_small_squad_file(tmp_path, capsys):
     paragraphs = [
         ("The Normans gave their name to Normandy, a region in France. Rollo was their first ruler.",
          [("Who was the first ruler of the Normans?", "Rollo")]),
