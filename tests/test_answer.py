@@ -258,6 +258,7 @@ def test_key_phrases_keep_names_and_numbers_but_not_question_openers():
     assert key_phrases("How many vacation days do employees get per year?") == []
     assert key_phrases("I would like to know more about the Rongbuk Monastery.") == ["Rongbuk Monastery"]
     assert key_phrases("Is online banking risky? You hear of hackers. They never stop.") == []  # pronouns, not names
+    assert key_phrases("Wembley Stadium\nIn 2007 it reopened.") == ["Wembley Stadium", "2007"]  # a name is one line
 
 
 def test_underspecified_references_and_compound_questions():
@@ -277,6 +278,44 @@ def test_underspecified_references_and_compound_questions():
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 
 
+def test_a_definite_description_the_conversation_never_introduced():
+    from ragkit.answer.answerer import unintroduced_description
+
+    cells = ["How do cells keep different concentrations of proteins?"]
+    assert unintroduced_description("When was the famous basketball player born?", cells) == "famous basketball player"
+    assert unintroduced_description("What awards has the actor received?", cells) == "actor"  # not "actor received"
+    assert unintroduced_description("What is the speed of light?", cells) is None  # "of light" says which
+    assert unintroduced_description("Who played the role of a young boy?", cells) == "role"  # "of a boy" does not
+    assert unintroduced_description("Who wrote the author's first book?", cells) == "author's first book"
+    assert unintroduced_description("How are the proteins made?", cells) is None  # the conversation's own
+    assert unintroduced_description("When was Kobe Bryant born?", cells) is None
+
+
+def test_a_change_of_subject_to_an_unintroduced_description_is_asked_about(tmp_path, embedder):
+    docs = [Document("kobe", "Kobe Bryant was an American professional basketball player. He was born on August 23, "
+                             "1978, in Philadelphia.", {"title": "Kobe Bryant"}),
+            Document("pete", "Pete Maravich was an American professional basketball player. He was born on June 22, "
+                             "1947, in Aliquippa, Pennsylvania.", {"title": "Pete Maravich"}),
+            Document("cells", "Cells keep different concentrations of proteins by pumping ions across membranes.",
+                     {"title": "Cell membranes"})]
+    question = "When was the famous basketball player born?"
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(docs)
+        switched = kb.ask(question, history=["How do cells keep different concentrations of proteins?"])
+        assert switched.status is AnswerStatus.CLARIFY
+        assert {"Kobe Bryant", "Pete Maravich"} <= set(switched.clarifications)
+        assert switched.search_query is None  # judged without the old subject retrieved beside it
+        introduced = kb.ask(question, history=["Who was the famous basketball player from Philadelphia?"])
+        assert introduced.status is not AnswerStatus.CLARIFY  # the conversation said which
+
+
+def test_a_clear_question_on_a_new_subject_is_answered_not_asked_about(demo_kb):
+    answer = demo_kb.ask("How quickly must the engineer acknowledge a page?",
+                         history=["How many vacation days do employees get per year?"])
+    assert answer.status is AnswerStatus.ANSWERED and answer.search_query is None
+    assert all(citation.source.endswith("on-call.md") for citation in answer.citations)
+
+
 def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
     from ragkit.answer.answerer import ambiguous_name
 
@@ -294,8 +333,8 @@ def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
 def test_a_multi_hop_answer_also_quotes_the_hit_its_first_quote_names(tmp_path, embedder):
     docs = [Document("film", "Kiss and Tell is a 1945 American comedy film starring Shirley Temple as Corliss Archer. "
                              "The film was released by Columbia Pictures.", {"title": "Kiss and Tell (1945 film)"}),
-            Document("actress", "As an adult she served as United States ambassador to Ghana and Czechoslovakia, and as "
-                                "Chief of Protocol of the United States. She was born in Santa Monica.",
+            Document("actress", "As an adult she served as United States ambassador to Ghana and Czechoslovakia, and "
+                                "as Chief of Protocol of the United States. She was born in Santa Monica.",
                      {"title": "Shirley Temple"}),
             Document("radio", "Meet Corliss Archer is an American radio sitcom about a teenage girl. It ran on CBS "
                               "from 1943.", {"title": "Meet Corliss Archer"})]

@@ -36,7 +36,16 @@ from ragkit.answer.conversation import (
     previous_user_turn,
 )
 from ragkit.answer.llm import ChatModel, grounded_answer
-from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals, key_phrases, word_pairs
+from ragkit.answer.signals import (
+    FUNCTION_WORDS,
+    CorpusStats,
+    Signals,
+    TokenAlignment,
+    compute_signals,
+    is_content_word,
+    key_phrases,
+    word_pairs,
+)
 from ragkit.embed import Embedder
 from ragkit.errors import ConfigError
 from ragkit.records import Answer, AnswerStatus, Citation, Hit
@@ -55,6 +64,17 @@ _NOT_NOUNS = frozenset(
 )
 _WORD = re.compile(r"\w+")
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
+# "the famous basketball player": "the" and up to three lower-case words, the description's head noun the last of them.
+_DEFINITE = re.compile(r"\bthe\s+")
+_DESCRIBING = re.compile(r"[a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2}")  # the lower-case words after it
+# A follow-up whose cosine to every earlier user turn is below this has changed the subject (MiniLM; on MTRAG-UN the
+# underspecified questions with an unintroduced description sit below it, the answerable follow-ups above).
+_UNRELATED = 0.2
+_PREPOSITIONS = frozenset(
+    "through across after against along among around before behind below beside besides beyond during except inside "
+    "near since toward towards upon within without via per like unlike despite".split()
+)
+_POSTPOSITIVE = ("ed", "able", "ible")
 # Evidence sentences' vectors (and token vectors, in float16) kept between questions: ~25 KB each at 384
 # dimensions, so ~100 MB when full.
 _SENTENCE_CACHE = 4_000
@@ -106,6 +126,28 @@ def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[s
             return noun
     if not named and _PRONOUN.search(question) and not key_phrases(previous):
         return "one"
+    return None
+
+
+def unintroduced_description(question: str, earlier: Sequence[str]) -> str | None:
+    """A definite description in the question whose head noun no earlier turn uses — "famous basketball player" in
+    "when was the famous basketball player born?" after turns about cells; None if there is none. (Whether it points
+    at something unknown also depends on the question having changed the subject: see ``Answerer._unrelated``.)"""
+    mentioned = {w[:5] for turn in earlier for w in _WORD.findall(turn.lower())}
+    for match in _DEFINITE.finditer(question):
+        following = _DESCRIBING.match(question, match.end())
+        words: list[str] = []
+        for word in (following.group(0).split() if following else []):
+            # the description ends before a function word or preposition, and before a participle or adjective
+            # that follows its noun ("the actor received", "the opportunities available")
+            if word in FUNCTION_WORDS or word in _PREPOSITIONS or (words and word.endswith(_POSTPOSITIVE)):
+                break
+            words.append(word)
+        after = question[match.end():].split()[len(words): len(words) + 2]
+        if after[:1] == ["of"] and after[1:] not in (["a"], ["an"]):
+            continue  # "the speed of light", "the capital of France" say which ("the role of a boy" does not)
+        if words and is_content_word(words[-1].removesuffix("'s")) and words[-1][:5] not in mentioned:
+            return " ".join(words)
     return None
 
 
@@ -192,22 +234,34 @@ class Answerer:
         else:
             added = follow_up_context(question, messages)
         context = f" {added}" if added else ""
-        if context:  # a follow-up: every retrieval also carries the user's previous turn (or the chosen option)
-            search = _in_context(search, context)
         parts = sub_questions(question)
         if len(parts) > 1:
-            answer = self._compound(question, parts, search, llm, messages, context, clarified=chosen is not None)
+            searched = _in_context(search, context) if context else search
+            answer = self._compound(question, parts, searched, llm, messages, context, clarified=chosen is not None)
         else:
-            assessment = self._assess(question, search(question), context)
-            rewritten = None
-            if assessment.confidence < self.threshold:  # the recall-failure path: one more retrieval, rewritten
-                rewrite = self._rewrite(question, assessment.signals, expand)
-                if rewrite is not None:
-                    second = self._assess(question, search(rewrite), context)
-                    if second.confidence > assessment.confidence:
-                        assessment, rewritten = second, rewrite
-            answer = self._decide(question, assessment, rewritten, llm, messages, clarified=chosen is not None)
+            answer = self._single(question, search, context, expand, llm, messages, clarified=chosen is not None)
+            if answer.status is AnswerStatus.CLARIFY and context and chosen is None \
+                    and self._unrelated(question, _user_turns(messages)):
+                # It changed the subject, and with the old one retrieved beside it, it is unclear: judge it alone.
+                context = ""
+                answer = self._single(question, search, context, expand, llm, messages)
         return replace(answer, search_query=question.strip() + context if context else None)
+
+    def _single(self, question: str, search: Search, context: str, expand: Expand | None, llm: ChatModel | None,
+                messages: Sequence[Mapping[str, str]], clarified: bool = False) -> Answer:
+        """One question retrieved (with ``context``, a follow-up's earlier turn, if any) and decided — retrieved once
+        more, rewritten, if the first evidence is not confident."""
+        if context:  # a follow-up: every retrieval also carries the user's previous turn (or the chosen option)
+            search = _in_context(search, context)
+        assessment = self._assess(question, search(question), context)
+        rewritten = None
+        if assessment.confidence < self.threshold:  # the recall-failure path: one more retrieval, rewritten
+            rewrite = self._rewrite(question, assessment.signals, expand)
+            if rewrite is not None:
+                second = self._assess(question, search(rewrite), context)
+                if second.confidence > assessment.confidence:
+                    assessment, rewritten = second, rewrite
+        return self._decide(question, assessment, rewritten, llm, messages, clarified=clarified)
 
     def _compound(self, question: str, parts: list[str], search: Search, llm: ChatModel | None,
                   messages: Sequence[Mapping[str, str]], context: str, clarified: bool = False) -> Answer:
@@ -266,6 +320,14 @@ class Answerer:
                     for rows in by_hit.values() if sum(len(r) for r in rows)]
         return TokenAlignment(self._embedder.token_spans(question), best)  # type: ignore[attr-defined]
 
+    def _unrelated(self, question: str, user_turns: Sequence[str]) -> bool:
+        """Whether a follow-up changed the subject: its cosine to each earlier user turn is below ``_UNRELATED`` (the
+        embedder remembers the turns a chat asked before, so this rarely embeds anything new). False without turns."""
+        if not user_turns:
+            return False
+        question_vector = self._embed_question(question)[0]
+        return max(float(self._embedder.embed_query(turn) @ question_vector) for turn in user_turns) < _UNRELATED
+
     def _embed_question(self, question: str) -> tuple[np.ndarray, np.ndarray | None]:
         """The question's vector and token vectors — the retriever's pass, where the embedder remembers it."""
         with_tokens = getattr(self._embedder, "query_with_tokens", None)
@@ -316,8 +378,13 @@ class Answerer:
                       rewritten_query=rewritten)
         if not a.sentences:
             return replace(base, text=self._refusal(a.hits))
-        noun = underspecified_noun(question, a.signals.key_phrases, [m["content"] for m in messages],
-                                   previous_user_turn(messages))
+        earlier = [m["content"] for m in messages]
+        noun = underspecified_noun(question, a.signals.key_phrases, earlier, previous_user_turn(messages))
+        if noun is None and (described := unintroduced_description(question, earlier)) is not None \
+                and self._unrelated(question, _user_turns(messages)):
+            # "the basketball player" in a conversation about cells: which one? (A longer description may hold a
+            # verb — "the engineer acknowledge" — so only a one-word one names the options.)
+            noun = described if " " not in described else "one"
         labels = [topic_label(hit) for hit in a.hits[:3]]
         options = list(dict.fromkeys(labels)) if noun is not None else []
         if noun is None and (ambiguous := ambiguous_name(a.signals.key_phrases, a.hits)) is not None:
@@ -394,6 +461,10 @@ def _blas() -> Any:
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+def _user_turns(messages: Sequence[Mapping[str, str]]) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "user"]
 
 
 def _in_context(search: Search, context: str) -> Search:

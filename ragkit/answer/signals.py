@@ -51,8 +51,8 @@ CorpusStats = Callable[[Sequence[int]], tuple[Mapping[int, int], int]]
 _KEY = re.compile(
     r"\"[^\"]{2,}\"|“[^”]{2,}”"
     r"|\d[\d,.]*%?"
-    r"|[A-Z][\w'’&.-]*(?:\s+(?:(?:of|the|at|de|for|in|on|von|van)\s+)*[A-Z0-9][\w'’&.-]*)*"
-)
+    r"|[A-Z][\w'’&.-]*(?:[ \t]+(?:(?:of|the|at|de|for|in|on|von|van)[ \t]+)*[A-Z0-9][\w'’&.-]*)*"
+)  # a name stays on one line: "Wembley Stadium" is not "Wembley Stadium In" when the next line opens with "In"
 # Capitalised only because they open the question.
 _OPENERS = frozenset(
     "what which who whom whose when where why how is are was were do does did can could should would will shall "
@@ -63,7 +63,7 @@ _OPENERS = frozenset(
 
 
 _WORDS = re.compile(r"\w+")
-_FUNCTION_WORDS = frozenset(
+FUNCTION_WORDS = frozenset(
     "a an the of in on at to for and or nor but is are was were be been being by with from as that this these those "
     "it its into than then there which who whom whose what when where why how does do did can could should would "
     "will shall may might must not no has have had about over under between".split()
@@ -72,7 +72,7 @@ _FUNCTION_WORDS = frozenset(
 
 def word_pairs(text: str) -> set[tuple[str, str]]:
     """Adjacent content words, lower-cased and cut to six letters (a crude stem: "biomaterials" ~ "biomaterial")."""
-    words = [w[:6] for w in _WORDS.findall(text.lower()) if w not in _FUNCTION_WORDS]
+    words = [w[:6] for w in _WORDS.findall(text.lower()) if w not in FUNCTION_WORDS]
     return set(zip(words, words[1:]))
 
 
@@ -91,7 +91,8 @@ def key_phrases(question: str) -> list[str]:
     phrases = []
     for match in _KEY.finditer(question):
         words = match.group(0).strip("\"“”").rstrip(".").split()
-        opens = question[: match.start()].rstrip()[-1:] in ("", ".", "?", "!", ":", ";")
+        before = question[: match.start()].rstrip(" \t")
+        opens = before[-1:] in ("", "\n") or before.rstrip()[-1:] in (".", "?", "!", ":", ";")  # a sentence or line
         while words and (opens or len(words) == 1) and words[0].lower().strip("'’") in _OPENERS:
             words = words[1:]  # "What", "Did", or a lone "I": capitalised by position, not a name
         if words:
@@ -178,7 +179,7 @@ def is_content_word(word: str) -> bool:
     """Whether a word carries what a question is about ("revenue"), not how it is asked ("quickly", "many")."""
     lower = word.lower()
     return (len(word) >= 4 and word.isalpha() and not lower.endswith("ly")
-            and lower not in _FUNCTION_WORDS and lower not in _OPENERS and lower not in _GENERIC)
+            and lower not in FUNCTION_WORDS and lower not in _OPENERS and lower not in _GENERIC)
 
 
 # Words any question may use without naming a topic.
