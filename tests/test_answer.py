@@ -612,9 +612,10 @@ def test_answer_quality_counts_gold_answers_quoted_by_answered_questions():
                "missed": answer(AnswerStatus.ANSWERED, ["Rollo led them."]),
                "refused": answer(AnswerStatus.NO_ANSWER, []),
                "yes": answer(AnswerStatus.ANSWERED, ["Yes."])}
-    gold = {"first": ["normandy"], "second": ["in 911", "911"], "evidence": ["911"], "missed": ["Denmark"],
+    gold = {"first": ["normandy"], "second": ["in 911", "911"], "evidence": ["911"], "missed": ["", "Denmark"],
             "refused": ["Normandy"], "yes": ["yes"], "unasked": ["Paris"]}
-    # counted: first, second, evidence, missed (not the refusal, the yes/no answer or a question never asked)
+    # counted: first, second, evidence, missed (not the refusal, the yes/no answer or a question never asked); an
+    # empty gold string matches nothing
     assert answer_quality(answers, gold) == {"questions": 4, "in_text": 0.5, "in_first_quote": 0.25,
                                              "in_evidence": 0.75, "quotes_per_answer": 1.25}
     assert answer_quality({}, gold)["in_text"] is None

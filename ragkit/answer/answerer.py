@@ -430,6 +430,8 @@ class Answerer:
         """By meaning, nudged towards sentences that state the question's terms (the rarer, the more) and towards the
         better hits; only those close to the best. (Weights chosen on SQuAD and HotpotQA answers: ``ragkit eval
         abstention`` reports how often the first quote holds the gold answer.)"""
+        if not a.sentences:
+            return []
         terms = sorted(self._encoder.query_terms(a.question))
         frequencies, chunks = self._stats(terms)
         idf = {t: bm25_idf(frequencies[t], max(chunks, 1)) for t in terms if frequencies.get(t, 0) > 0}

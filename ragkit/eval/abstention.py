@@ -109,8 +109,10 @@ def answer_quality(answers: Mapping[str, Answer], gold: Mapping[str, Sequence[st
            and answers[q].status in (AnswerStatus.ANSWERED, AnswerStatus.PARTIAL)
            and any(_normalized(s).strip() not in ("", "yes", "no") for s in strings)]
 
+    wanted = {q: [_normalized(g) for g in gold[q] if _normalized(g).strip()] for q in ids}
+
     def share(texts: Callable[[Answer], Sequence[str]]) -> float | None:
-        found = [any(_normalized(g) in _normalized(t) for t in texts(answers[q]) for g in gold[q]) for q in ids]
+        found = [any(g in _normalized(t) for t in texts(answers[q]) for g in wanted[q]) for q in ids]
         return round(sum(found) / len(found), 4) if found else None
 
     return {"questions": len(ids),
