@@ -164,6 +164,22 @@ def test_a_reply_names_one_option_by_its_words_or_its_place():
     assert clarification_reply("the car brand", messages) is None  # names none
     assert clarification_reply("How big is the planet compared with Earth and Venus?", messages) is None  # new
     assert clarification_reply("the planet", messages[:1]) is None  # nothing was asked
+    one = conversation(["How heavy is this arm?", {"role": "assistant", "content": "Which arm do you mean: Atlas?"}])
+    assert clarification_reply("yes, right", one) == ("How heavy is this arm?", "Atlas", ())  # confirmed
+    assert clarification_reply("no", one) is None and clarification_reply("yes", messages) is None  # which of three?
+
+
+def test_a_demonstrative_nothing_introduced_is_asked_about_even_with_one_candidate(demo_kb):
+    question = "What is the maximum payload of this arm?"
+    asked = demo_kb.ask(question)  # confident, and every hit about the Atlas arm: but which arm does the user mean?
+    assert asked.status is AnswerStatus.CLARIFY and asked.confidence >= demo_kb.calibrator.threshold
+    assert asked.clarifications == ("Atlas arm: frequently asked questions",)
+    assert asked.text == "Which arm do you mean: Atlas arm: frequently asked questions?"
+    confirmed = demo_kb.ask("Yes", history=[question, {"role": "assistant", "content": asked.text}])
+    assert confirmed.question == question and confirmed.status is AnswerStatus.ANSWERED
+    assert confirmed.citations[0].source.endswith("atlas-arm-faq.md")
+    after = demo_kb.ask(question, history=["Tell me about the Atlas arm"])  # the conversation named the arm
+    assert after.status is AnswerStatus.ANSWERED
 
 
 def test_options_holding_a_comma_or_an_or_are_read_back_whole():
@@ -274,6 +290,8 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("How wealthy is this county?", [], ["Tell me about Lake Tahoe"]) == "county"
     assert underspecified_noun("Does it need a passport?", [], ["Is Japan safe?"], "Is Japan safe?") is None
     assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
+    assert underspecified_noun("Does this Superior Court publish its roster?", []) == "Superior Court"  # whole name
+    assert underspecified_noun("Does Ann know that he follows the rules?", ["Ann"]) is None  # "that he": a clause
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 

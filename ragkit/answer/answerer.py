@@ -60,9 +60,11 @@ _DEICTIC = re.compile(r"\b(?:this|that|these|those)\s+([a-z][a-z-]+)", re.IGNORE
 _NOT_NOUNS = frozenset(
     "is are was were be been do does did can could should would will has have had may might must means way "
     "one ones kind sort much many also still true right correct wrong possible okay ok so good bad important "
-    "necessary enough all same different first second third last next previous other new old".split()
+    "necessary enough all same different first second third last next previous other new old "
+    "i you he she it we they me him her us them my your his its our their there here".split()  # "that he said"
 )
 _WORD = re.compile(r"\w+")
+_CAPITALISED = re.compile(r"[A-Z][\w-]*(?:[ \t]+[A-Z][\w-]*)*")
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
 # "the famous basketball player": "the" and up to three lower-case words, the description's head noun the last of them.
 _DEFINITE = re.compile(r"\bthe\s+")
@@ -123,7 +125,8 @@ def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[s
                 word[0].isupper() or (noun.endswith("s") and not noun.endswith(("ss", "us", "is")))):
             continue  # a relative clause: "the company that Sachin Warrier founded", "a firm that provides"
         if noun not in _NOT_NOUNS and noun[:5] not in mentioned:
-            return noun
+            named_run = _CAPITALISED.match(question, match.start(1)) if word[0].isupper() else None
+            return named_run.group(0) if named_run else noun  # "this Superior Court": the whole name
     if not named and _PRONOUN.search(question) and not key_phrases(previous):
         return "one"
     return None
@@ -380,8 +383,11 @@ class Answerer:
             return replace(base, text=self._refusal(a.hits))
         earlier = [m["content"] for m in messages]
         noun = underspecified_noun(question, a.signals.key_phrases, earlier, previous_user_turn(messages))
+        # "this state library" as the first question, or after turns about something else: nothing has named one
+        turns = _user_turns(messages)
+        pointing = noun not in (None, "one") and (not turns or self._unrelated(question, turns))
         if noun is None and (described := unintroduced_description(question, earlier)) is not None \
-                and self._unrelated(question, _user_turns(messages)):
+                and self._unrelated(question, turns):
             # "the basketball player" in a conversation about cells: which one? (A longer description may hold a
             # verb — "the engineer acknowledge" — so only a one-word one names the options.)
             noun = described if " " not in described else "one"
@@ -392,8 +398,11 @@ class Answerer:
         # Ambiguous: the question points at something it does not name, or names something the evidence gives to
         # different things, and the evidence splits between candidates with no clear winner (a confident answer
         # whose best hit leads clearly, or whose two best hits are about the same thing, is taken to be about that).
+        # A demonstrative pointing at nothing said before is asked about even then, and with one candidate: "this
+        # state library" means a particular one, and that the evidence is about a state library does not make it so.
         leads = a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD or len(set(labels[:2])) == 1
-        if noun is not None and len(options) > 1 and not (a.confidence >= self.threshold and leads) and not clarified:
+        split = len(options) > 1 and not (a.confidence >= self.threshold and leads)
+        if noun is not None and options and (pointing or split) and not clarified:
             return replace(base, status=AnswerStatus.CLARIFY, text=clarifying_question(noun, options),
                            clarifications=tuple(options))
         stated = len([p for p in a.signals.key_phrases if p not in a.signals.missing])

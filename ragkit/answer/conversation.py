@@ -77,7 +77,8 @@ _CLARIFYING = re.compile(r"^Which (?P<noun>.+?) do you mean: (?P<options>.+)\?$"
 _OPTION = re.compile(r'(?:^|, |,? or )(?:"(?P<quoted>[^"]+)"|(?P<plain>.+?))(?=, |,? or |$)')
 _SEPARATOR = re.compile(r", | or ")
 _ORDINALS = {"first": 0, "1": 0, "second": 1, "2": 1, "third": 2, "3": 2, "last": -1}
-_FILLER = frozenset("a an the one i mean meant about please this that which do you yes no and or of".split())
+_AFFIRMATIVE = frozenset("yes yeah yep right correct exactly sure".split())
+_FILLER = frozenset("a an the one i mean meant about please this that which do you no and or of".split()) | _AFFIRMATIVE
 
 
 def clarifying_question(noun: str, options: Sequence[str]) -> str:
@@ -102,8 +103,8 @@ class ClarificationReply(NamedTuple):
 
 def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) -> ClarificationReply | None:
     """When the last message asks "Which X do you mean: A, B or C?" and ``question`` names one option ("the vacation
-    one", "Access", "the second"): the user's question before it and the options chosen and turned down; None
-    otherwise (a new question, or a reply that fits no option or several)."""
+    one", "Access", "the second"; "yes" to a single option): the user's question before it and the options chosen and
+    turned down; None otherwise (a new question, or a reply that fits no option or several)."""
     if len(messages) < 2 or messages[-1]["role"] != "assistant":
         return None
     asked = _CLARIFYING.match(messages[-1]["content"])
@@ -111,9 +112,12 @@ def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) ->
     if not original:
         return None
     options = _options(asked.group("options"))
-    words = [w for w in re.findall(r"\w+", question.lower()) if w not in _FILLER]
+    said = re.findall(r"\w+", question.lower())
+    words = [w for w in said if w not in _FILLER]
     ordinals = [_ORDINALS[w] for w in words if w in _ORDINALS]
-    if len(ordinals) == 1 and len(words) <= 2:
+    if len(options) == 1 and not words and _AFFIRMATIVE & set(said):  # "Which library do you mean: X?" — "yes"
+        chosen = 0
+    elif len(ordinals) == 1 and len(words) <= 2:
         chosen = min(ordinals[0], len(options) - 1) if ordinals[0] >= 0 else len(options) - 1
     else:
         stems = {w[:5] for w in words}
