@@ -198,6 +198,14 @@ def _named_topics(sentence: str, hits: Sequence[Hit], *, exclude: Hit, question:
             and label.lower() not in question.lower()}
 
 
+def _offered(noun: str, hits: Sequence[Hit]) -> list[str]:
+    """The topic labels a clarifying question offers for ``noun``: the best hit's, and those of the other hits that
+    speak of a ``noun`` ("Which warranty do you mean" does not offer the access policy); every hit's for "one"."""
+    stems = {w[:5] for w in _WORD.findall(noun.lower())}
+    return [topic_label(hit) for number, hit in enumerate(hits)
+            if number == 0 or noun == "one" or stems <= {w[:5] for w in _WORD.findall(hit.text.lower())}]
+
+
 def sub_questions(question: str) -> list[str]:
     """A compound question's parts ("What is X? And how does Y…" → two); a simple question gives itself."""
     parts = [_LEADING_CONJUNCTION.sub("", p.strip(" ,?？")) for p in _COMPOUND.split(question)]
@@ -392,16 +400,18 @@ class Answerer:
             # verb — "the engineer acknowledge" — so only a one-word one names the options.)
             noun = described if " " not in described else "one"
         labels = [topic_label(hit) for hit in a.hits[:3]]
-        options = list(dict.fromkeys(labels)) if noun is not None else []
+        candidates = list(dict.fromkeys(labels)) if noun is not None else []  # what the evidence splits between
+        options = list(dict.fromkeys(_offered(noun, a.hits[:3]))) if noun is not None else []  # those about the noun
         if noun is None and (ambiguous := ambiguous_name(a.signals.key_phrases, a.hits)) is not None:
             noun, options = ambiguous
+            candidates = options
         # Ambiguous: the question points at something it does not name, or names something the evidence gives to
         # different things, and the evidence splits between candidates with no clear winner (a confident answer
         # whose best hit leads clearly, or whose two best hits are about the same thing, is taken to be about that).
         # A demonstrative pointing at nothing said before is asked about even then, and with one candidate: "this
         # state library" means a particular one, and that the evidence is about a state library does not make it so.
         leads = a.signals.values.get("dense_gap", 0.0) >= _CLEAR_LEAD or len(set(labels[:2])) == 1
-        split = len(options) > 1 and not (a.confidence >= self.threshold and leads)
+        split = len(candidates) > 1 and not (a.confidence >= self.threshold and leads)
         if noun is not None and options and (pointing or split) and not clarified:
             return replace(base, status=AnswerStatus.CLARIFY, text=clarifying_question(noun, options),
                            clarifications=tuple(options))
