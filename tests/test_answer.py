@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ragkit import AnswerStatus, Document, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
 from ragkit.answer.answerer import topic_label
-from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals
+from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals, is_content_word
 from ragkit.errors import ConfigError
 from ragkit.records import Hit, RetrieverScore
 from ragkit.sparse import BM25Encoder
@@ -279,6 +279,7 @@ def test_key_phrases_keep_names_and_numbers_but_not_question_openers():
     assert key_phrases("I would like to know more about the Rongbuk Monastery.") == ["Rongbuk Monastery"]
     assert key_phrases("Is online banking risky? You hear of hackers. They never stop.") == []  # pronouns, not names
     assert key_phrases("Wembley Stadium\nIn 2007 it reopened.") == ["Wembley Stadium", "2007"]  # a name is one line
+    assert is_content_word("sandboxes") and not is_content_word("dont")  # "dont you use…" is not a missing topic
 
 
 def test_underspecified_references_and_compound_questions():

@@ -190,5 +190,6 @@ _GENERIC = frozenset(
     "say says said tell told find found come comes came goes went work works keep kept allow allows allowed "
     "happen happens happened mean means meant thing things something anything everything someone anyone "
     "people person part parts kind sort type types example difference different same last next first "
-    "second third year years month months week weeks days time times today yesterday tomorrow".split()
-)
+    "second third year years month months week weeks days time times today yesterday tomorrow "
+    "dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent hasnt havent hadnt".split()
+)  # the last line: contractions typed without their apostrophe
