@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from ragkit import AnswerStatus, Document, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
-from ragkit.answer.answerer import topic_label
+from ragkit.answer.answerer import _points_unidentified, topic_label
 from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals, is_content_word
 from ragkit.errors import ConfigError
 from ragkit.records import Hit, RetrieverScore
@@ -297,6 +297,9 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
     assert underspecified_noun("Does this Superior Court publish its roster?", []) == "Superior Court"  # whole name
     assert underspecified_noun("Does Ann know that he follows the rules?", ["Ann"]) is None  # "that he": a clause
+    assert _points_unidentified("What are the services offered by this state library?")
+    assert not _points_unidentified("Who wrote this song that was inspired by words on a tombstone?")  # says which
+    assert not _points_unidentified("Risk rises with weight, and this association is strongest in women")
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 

@@ -64,6 +64,8 @@ _NOT_NOUNS = frozenset(
     "i you he she it we they me him her us them my your his its our their there here".split()  # "that he said"
 )
 _WORD = re.compile(r"\w+")
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s+((?:[\w'-]+\s*){1,4})", re.IGNORECASE)
+_SAYS_WHICH = frozenset("that which who whose of".split())
 _CAPITALISED = re.compile(r"[A-Z][\w-]*(?:[ \t]+[A-Z][\w-]*)*")
 _PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
 # "the famous basketball player": "the" and up to three lower-case words, the description's head noun the last of them.
@@ -130,6 +132,15 @@ def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[s
     if not named and _PRONOUN.search(question) and not key_phrases(previous):
         return "one"
     return None
+
+
+def _points_unidentified(question: str) -> bool:
+    """Whether "this", "these" or "those" opens a noun phrase the question does not go on to identify: "this state
+    library?", not "this song that was inspired by…" or "this singer of…", nor "…, and this association is
+    strongest…" (what the first clause described). "That" is left out: it opens clauses."""
+    return any(not _SAYS_WHICH & set(match.group(1).lower().split())
+               and not re.search(r"(?:,|\band|\bbut)\s*$", question[: match.start()], re.IGNORECASE)
+               for match in _DEMONSTRATIVE.finditer(question))
 
 
 def unintroduced_description(question: str, earlier: Sequence[str]) -> str | None:
@@ -391,9 +402,13 @@ class Answerer:
             return replace(base, text=self._refusal(a.hits))
         earlier = [m["content"] for m in messages]
         noun = underspecified_noun(question, a.signals.key_phrases, earlier, previous_user_turn(messages))
-        # "this state library" as the first question, or after turns about something else: nothing has named one
+        # "this state library" as the first question, or after turns about something else: nothing has named one —
+        # unless the question says which itself ("this song that was inspired by…") or names something ("this bend
+        # in the Rhine").
         turns = _user_turns(messages)
-        pointing = noun not in (None, "one") and (not turns or self._unrelated(question, turns))
+        pointing = (noun not in (None, "one") and _points_unidentified(question)
+                    and not [p for p in a.signals.key_phrases if p != noun]
+                    and (not turns or self._unrelated(question, turns)))
         if noun is None and (described := unintroduced_description(question, earlier)) is not None \
                 and self._unrelated(question, turns):
             # "the basketball player" in a conversation about cells: which one? (A longer description may hold a
