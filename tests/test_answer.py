@@ -373,6 +373,21 @@ def test_a_multi_hop_answer_also_quotes_the_hit_its_first_quote_names(tmp_path, 
     assert [c.source for c in answer.citations].count("actress") == 1
 
 
+def test_a_comparison_quotes_each_side(tmp_path, embedder):
+    docs = [Document("morton", "Annie Morton (born October 8, 1970) is an American model born in Pennsylvania. She "
+                               "has worked for Chanel and Dior.", {"title": "Annie Morton"}),
+            Document("richardson", "Terry Richardson (born August 14, 1965) is an American fashion and portrait "
+                                   "photographer. He has shot campaigns for Gucci.", {"title": "Terry Richardson"}),
+            Document("gaga", "Lady Gaga x Terry Richardson is a photo book by Lady Gaga and Terry Richardson.",
+                     {"title": "Lady Gaga x Terry Richardson"})]
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(docs)
+        answer = kb.ask("Who is older, Annie Morton or Terry Richardson?")
+    assert {"morton", "richardson"} <= {c.source for c in answer.citations}
+    assert "1970" in answer.text and "1965" in answer.text  # both birth years: the comparison can be made
+    assert answer.status is AnswerStatus.ANSWERED  # "older" is how it compares, not a topic left uncovered
+
+
 def test_ambiguous_name_gets_a_clarifying_question(tmp_path, embedder):
     docs = [Document("planet", "Mercury is the smallest planet in the Solar System and the closest to the Sun. Its "
                               "orbit takes 88 days.", {"title": "Mercury (planet)"}),

@@ -483,6 +483,14 @@ class Answerer:
         bridge = next((a.sentences[i] for i in order if topic_label(a.sentences[i].hit) in named), None)
         if bridge is not None and bridge not in chosen and limit > 1:
             chosen = chosen[: limit - 1] + [bridge]
+        # A comparison ("Who is older, Annie Morton or Terry Richardson?"): each thing the question names that a hit
+        # is about gets that hit's best sentence, so the answer quotes both sides.
+        quoted = {topic_label(s.hit).lower() for s in chosen}
+        sides = [phrase.lower() for phrase in a.signals.key_phrases if phrase.lower() not in quoted]
+        others = [next(a.sentences[i] for i in order if topic_label(a.sentences[i].hit).lower() == side)
+                  for side in sides if any(topic_label(s.hit).lower() == side for s in a.sentences)]
+        if others and limit > 1:
+            chosen = chosen[: max(1, limit - len(others))] + others[: limit - 1]
         return chosen
 
     @staticmethod

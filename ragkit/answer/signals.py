@@ -191,5 +191,6 @@ _GENERIC = frozenset(
     "happen happens happened mean means meant thing things something anything everything someone anyone "
     "people person part parts kind sort type types example difference different same last next first "
     "second third year years month months week weeks days time times today yesterday tomorrow "
+    "older younger earlier later newer bigger larger smaller higher lower longer shorter taller "
     "dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent hasnt havent hadnt".split()
-)  # the last line: contractions typed without their apostrophe
+)  # the last lines: comparatives (how a question compares), contractions typed without their apostrophe
