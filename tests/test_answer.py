@@ -297,9 +297,10 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
     assert underspecified_noun("Does this Superior Court publish its roster?", []) == "Superior Court"  # whole name
     assert underspecified_noun("Does Ann know that he follows the rules?", ["Ann"]) is None  # "that he": a clause
-    assert _points_unidentified("What are the services offered by this state library?")
-    assert not _points_unidentified("Who wrote this song that was inspired by words on a tombstone?")  # says which
-    assert not _points_unidentified("Risk rises with weight, and this association is strongest in women")
+    assert _points_unidentified("What are the services offered by this state library?", "state")
+    assert not _points_unidentified("Who wrote this song that was inspired by words on a tombstone?", "song")
+    assert not _points_unidentified("Risk rises with weight, and this association is strongest in women", "association")
+    assert not _points_unidentified("Is that rule in this state library?", "rule")  # "this state" is not the noun
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 

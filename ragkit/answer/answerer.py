@@ -134,11 +134,12 @@ def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[s
     return None
 
 
-def _points_unidentified(question: str) -> bool:
-    """Whether "this", "these" or "those" opens a noun phrase the question does not go on to identify: "this state
-    library?", not "this song that was inspired by…" or "this singer of…", nor "…, and this association is
-    strongest…" (what the first clause described). "That" is left out: it opens clauses."""
-    return any(not _SAYS_WHICH & set(match.group(1).lower().split())
+def _points_unidentified(question: str, noun: str) -> bool:
+    """Whether "this", "these" or "those" opens a noun phrase about ``noun`` that the question does not go on to
+    identify: "this state library?", not "this song that was inspired by…" or "this singer of…", nor "…, and this
+    association is strongest…" (what the first clause described). "That" is left out: it opens clauses."""
+    head = noun.lower().split()[0]
+    return any(match.group(1).lower().startswith(head) and not _SAYS_WHICH & set(match.group(1).lower().split())
                and not re.search(r"(?:,|\band|\bbut)\s*$", question[: match.start()], re.IGNORECASE)
                for match in _DEMONSTRATIVE.finditer(question))
 
@@ -406,7 +407,7 @@ class Answerer:
         # unless the question says which itself ("this song that was inspired by…") or names something ("this bend
         # in the Rhine").
         turns = _user_turns(messages)
-        pointing = (noun not in (None, "one") and _points_unidentified(question)
+        pointing = (noun not in (None, "one") and _points_unidentified(question, noun)
                     and not [p for p in a.signals.key_phrases if p != noun]
                     and (not turns or self._unrelated(question, turns)))
         if noun is None and (described := unintroduced_description(question, earlier)) is not None \
