@@ -478,18 +478,21 @@ class Answerer:
         scores = closeness + 0.5 * coverage - 0.02 * np.array([rank.get(s.hit.chunk_id, 0) for s in a.sentences])
         order = [int(i) for i in np.argsort(-scores)]
         chosen = [a.sentences[i] for i in order if scores[i] >= scores[order[0]] - 0.15][:limit]
+        label = {hit.chunk_id: topic_label(hit) for hit in a.hits}
         # A multi-hop answer: the first quote names what another hit is about ("… played by Shirley Temple"), which
         # the question does not name — the answer is likely in that hit, so its best sentence is quoted too.
         named = _named_topics(chosen[0].text, a.hits, exclude=chosen[0].hit, question=a.question)
-        bridge = next((a.sentences[i] for i in order if topic_label(a.sentences[i].hit) in named), None)
+        bridge = next((a.sentences[i] for i in order if label[a.sentences[i].hit.chunk_id] in named), None)
         if bridge is not None and bridge not in chosen and limit > 1:
             chosen = chosen[: limit - 1] + [bridge]
         # A comparison ("Who is older, Annie Morton or Terry Richardson?"): each thing the question names that a hit
         # is about gets that hit's best sentence, so the answer quotes both sides.
-        quoted = {topic_label(s.hit).lower() for s in chosen}
-        sides = [phrase.lower() for phrase in a.signals.key_phrases if phrase.lower() not in quoted]
-        others = [next(a.sentences[i] for i in order if topic_label(a.sentences[i].hit).lower() == side)
-                  for side in sides if any(topic_label(s.hit).lower() == side for s in a.sentences)]
+        best_about: dict[str, _Sentence] = {}  # each topic's best sentence, by its label in lower case
+        for i in order:
+            best_about.setdefault(label[a.sentences[i].hit.chunk_id].lower(), a.sentences[i])
+        quoted = {label[s.hit.chunk_id].lower() for s in chosen}
+        others = [best_about[phrase.lower()] for phrase in a.signals.key_phrases
+                  if phrase.lower() not in quoted and phrase.lower() in best_about]
         if others and limit > 1:
             chosen = chosen[: max(1, limit - len(others))] + others[: limit - 1]
         return chosen
