@@ -389,6 +389,22 @@ def test_a_comparison_quotes_each_side(tmp_path, embedder):
     assert answer.status is AnswerStatus.ANSWERED  # "older" is how it compares, not a topic left uncovered
 
 
+def test_a_sentence_speaks_of_what_its_document_is_titled(tmp_path, embedder):
+    docs = [Document("dahl", "Roald Dahl (13 September 1916 - 23 November 1990) was a British novelist, short story "
+                             "writer and poet. He was born in Llandaff. His books have sold more than 250 million "
+                             "copies worldwide.", {"title": "Roald Dahl"}),
+            Document("potter", "The Harry Potter books have sold more than 500 million copies.",
+                     {"title": "Harry Potter"}),
+            Document("coat", "Mrs Bixby and the Colonel's Coat is a short story by Roald Dahl.",
+                     {"title": "Mrs Bixby and the Colonel's Coat"})]
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(docs)
+        answer = kb.ask("How many copies did Roald Dahl's books sell?")
+    # "His books…" does not say "Roald Dahl", but its article is about him; the first sentence says only the name.
+    assert "250 million" in answer.citations[0].quote
+    assert answer.citations[0].source == "dahl"
+
+
 def test_ambiguous_name_gets_a_clarifying_question(tmp_path, embedder):
     docs = [Document("planet", "Mercury is the smallest planet in the Solar System and the closest to the Sun. Its "
                               "orbit takes 88 days.", {"title": "Mercury (planet)"}),

@@ -471,8 +471,16 @@ class Answerer:
         frequencies, chunks = self._stats(terms)
         idf = {t: bm25_idf(frequencies[t], max(chunks, 1)) for t in terms if frequencies.get(t, 0) > 0}
         total = sum(idf.values()) or 1.0
-        coverage = np.array([sum(w for t, w in idf.items() if t in self._encoder.query_terms(s.text)) / total
-                             for s in a.sentences])
+        # A sentence is about what its document is about: "His books have sold…" in the article titled "Roald Dahl"
+        # speaks of Roald Dahl, so the title's terms count for it — at half weight, being implied, not said.
+        implied = {hit.chunk_id: self._encoder.query_terms(_title(hit) or "") for hit in a.hits}
+
+        def coverage_of(sentence: _Sentence) -> float:
+            said = self._encoder.query_terms(sentence.text)
+            title = implied.get(sentence.hit.chunk_id, frozenset())
+            return sum(w if t in said else 0.5 * w if t in title else 0.0 for t, w in idf.items()) / total
+
+        coverage = np.array([coverage_of(s) for s in a.sentences])
         rank = {hit.chunk_id: number for number, hit in enumerate(a.hits)}
         closeness = a.cosines if a.context_cosines is None else (a.cosines + a.context_cosines) / 2
         scores = closeness + 0.5 * coverage - 0.02 * np.array([rank.get(s.hit.chunk_id, 0) for s in a.sentences])
