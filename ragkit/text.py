@@ -15,17 +15,20 @@ _END = re.compile(
 _LIST_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,3}[.)])\s")
 _ABBREVIATIONS = frozenset(
     "e.g i.e etc vs mr mrs ms dr prof sr jr st fig figs no nos al approx inc ltd co corp dept est u.s u.k "
-    "eq eqs ref refs vol p pp ch sec cf ca jan feb mar apr jun jul aug sep sept oct nov dec".split()
-)
+    "eq eqs ref refs vol p pp ch sec cf ca c b d fl jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)  # "c." circa, "b." born, "d." died, "fl." flourished: "David Urban (born c. 1964)"
 
 
 def _ends_sentence(text: str, begin: int, match: re.Match[str]) -> bool:
-    """Whether a period-like match really ends a sentence (not "e.g.", "J. R. Tolkien", "approx. five")."""
-    if match.group(0)[0] not in ".":
+    """Whether a period-like match really ends a sentence (not "e.g.", "J. R. Tolkien", "approx. five", a quoted
+    title: '"Did You Ever See a Lassie?" is a folk song')."""
+    if match.group(0)[0] not in ".!?":
         return True
     following = text[match.end() : match.end() + 3].lstrip()
     if following[:1].islower():
-        return False  # "approx. five", "i.e. the": a lower-case word goes on the sentence
+        return False  # "approx. five", "i.e. the", '"…Lassie?" is': a lower-case word goes on the sentence
+    if match.group(0)[0] != ".":
+        return True
     last_word = text[begin : match.start()].rsplit(None, 1)[-1:]
     if not last_word:
         return True
