@@ -405,6 +405,17 @@ def test_a_sentence_speaks_of_what_its_document_is_titled(tmp_path, embedder):
     assert answer.citations[0].source == "dahl"
 
 
+def test_a_question_asking_when_quotes_the_sentence_with_a_date_first(tmp_path, embedder):
+    docs = [Document("apollo", "Apollo 11 was the spaceflight that first landed humans on the Moon. Apollo 11 landed on "
+                               "20 July 1969.", {"title": "Apollo"}),
+            Document("gemini", "Project Gemini was the second American human spaceflight program.",
+                     {"title": "Project Gemini"})]
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        kb.ingest(docs)
+        answer = kb.ask("When did Apollo 11 land on the Moon?")
+    assert "1969" in answer.citations[0].quote  # "11" is the question's own number, not an answer
+
+
 def test_ambiguous_name_gets_a_clarifying_question(tmp_path, embedder):
     docs = [Document("planet", "Mercury is the smallest planet in the Solar System and the closest to the Sun. Its "
                               "orbit takes 88 days.", {"title": "Mercury (planet)"}),

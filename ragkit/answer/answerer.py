@@ -107,6 +107,11 @@ class _Assessment:
     context_cosines: np.ndarray | None = None  # a follow-up's sentences against the question with its context
 
 
+_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|old|long|tall|high|far|large|big)|(?:what|which) (?:year|date|"
+                          r"percentage|number)|when)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+")
+
+
 def _is_statement(sentence: str) -> bool:
     """Headings, labels ("Access and password policy") and questions ("What is the warranty?") are not answers:
     keep sentences that end like a statement, or run on for eight words or more without a question mark."""
@@ -462,9 +467,9 @@ class Answerer:
         return replace(answer, text=self._with_missing(text, answer), citations=citations)
 
     def _best_sentences(self, a: _Assessment, limit: int) -> list[_Sentence]:
-        """By meaning, nudged towards sentences that state the question's terms (the rarer, the more) and towards the
-        better hits; only those close to the best. (Weights chosen on SQuAD and HotpotQA answers: ``ragkit eval
-        abstention`` reports how often the first quote holds the gold answer.)"""
+        """By meaning, nudged towards sentences that state the question's terms (the rarer, the more), a number when
+        it asks for one, and towards the better hits; only those close to the best. (Weights chosen on SQuAD and
+        HotpotQA answers: ``ragkit eval abstention`` reports how often the first quote holds the gold answer.)"""
         if not a.sentences:
             return []
         terms = sorted(self._encoder.query_terms(a.question))
@@ -483,7 +488,11 @@ class Answerer:
         coverage = np.array([coverage_of(s) for s in a.sentences])
         rank = {hit.chunk_id: number for number, hit in enumerate(a.hits)}
         closeness = a.cosines if a.context_cosines is None else (a.cosines + a.context_cosines) / 2
-        scores = closeness + 0.5 * coverage - 0.02 * np.array([rank.get(s.hit.chunk_id, 0) for s in a.sentences])
+        # A question that asks for a number or a date is answered by a sentence that states one it does not.
+        given = set(_NUMBER.findall(a.question)) if _ASKS_NUMBER.search(a.question) else None
+        states = np.array([given is not None and bool(set(_NUMBER.findall(s.text)) - given) for s in a.sentences])
+        scores = (closeness + 0.5 * coverage + 0.1 * states
+                  - 0.02 * np.array([rank.get(s.hit.chunk_id, 0) for s in a.sentences]))
         order = [int(i) for i in np.argsort(-scores)]
         chosen = [a.sentences[i] for i in order if scores[i] >= scores[order[0]] - 0.15][:limit]
         label = {hit.chunk_id: topic_label(hit) for hit in a.hits}
