@@ -406,8 +406,8 @@ def test_a_sentence_speaks_of_what_its_document_is_titled(tmp_path, embedder):
 
 
 def test_a_question_asking_when_quotes_the_sentence_with_a_date_first(tmp_path, embedder):
-    docs = [Document("apollo", "Apollo 11 was the spaceflight that first landed humans on the Moon. Apollo 11 landed on "
-                               "20 July 1969.", {"title": "Apollo"}),
+    docs = [Document("apollo", "Apollo 11 was the spaceflight that first landed humans on the Moon. Apollo 11 landed "
+                               "on 20 July 1969.", {"title": "Apollo"}),
             Document("gemini", "Project Gemini was the second American human spaceflight program.",
                      {"title": "Project Gemini"})]
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
