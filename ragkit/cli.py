@@ -161,8 +161,11 @@ def _calibrate(args: argparse.Namespace) -> dict[str, Any]:
     with _open(args) as kb:
         answers = [kb.ask(question, mode=args.mode) for question, _ in labelled]
         labels = [answerable for _, answerable in labelled]
+        # Fitted with a reranker, it weighs the reranker's scores: ask with the same --reranker to get them.
+        reranked = f", reranker {args.reranker}" if args.reranker not in (None, "none") else ""
         calibrator = Calibrator.fit([a.signals for a in answers], labels,
-                                    max_false_abstention=args.max_false_abstention, fitted_on=f"{args.questions}: {len(labelled)} labelled questions")
+                                    max_false_abstention=args.max_false_abstention,
+                                    fitted_on=f"{args.questions}: {len(labelled)} labelled questions{reranked}")
         calibrator.save(kb.path / CALIBRATOR_FILE)
         confidences = [calibrator.probability(a.signals) for a in answers]
         result = {"written": str(kb.path / CALIBRATOR_FILE), "questions": len(labelled),
@@ -205,7 +208,8 @@ def _eval_abstention(args: argparse.Namespace) -> dict:
     if len(chosen) != 1:
         raise ConfigError("give exactly one of --beir DIR, --mtrag reference.jsonl or --squad FILE.json")
     calibrator = Calibrator.load(args.calibrator) if args.calibrator else None
-    options = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator, "cross_fit": args.cross_fit}
+    options = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator, "cross_fit": args.cross_fit,
+               "retrieval": _retrieval(args)}
     if args.beir:
         from ragkit.eval.beir import load_beir
 
@@ -522,6 +526,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--max-false-abstention", type=float, default=0.1,
                            help="share of answerable questions the threshold may refuse (default 0.1)")
     _mode_argument(calibrate)
+    _reranker_argument(calibrate)
 
     stats = _command(sub, "stats", "counts of documents and chunks", _stats, _render_mapping)
     stats.add_argument("--check", action="store_true", help="also compare the index with the registry")
@@ -628,6 +633,7 @@ def _parser() -> argparse.ArgumentParser:
     abstain.add_argument("--cross-fit", type=int, default=0, metavar="K",
                          help="also report what calibrating on these questions buys: each of K folds judged by a "
                               "calibrator fitted on the others")
+    _reranker_argument(abstain)
 
     ingest_profile = _command(evaluate, "ingest", "time per ingest stage: read, parse, clean, chunk, embed",
                               _eval_ingest, _render_mapping, kb=False)

@@ -52,6 +52,24 @@ def counting(embedder):
 
 
 @pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory):
+    """A two-layer BERT with random weights and MiniLM's tokenizer, saved as a sequence classifier: the real
+    CrossEncoder / FlagReranker code paths without a hub download."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
+
+    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDER)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def datasets_dir():
     """The shared benchmark data: ``$RAGKIT_DATASETS``, else ``shared/datasets`` beside the repository, else the
     project machines' ``/work/shared/datasets``."""

@@ -489,6 +489,17 @@ def test_a_signal_the_embedder_cannot_give_counts_as_average():
     assert partly.mean[1] == pytest.approx(np.mean([r["token_alignment"] for r in rows[:100]]), abs=1e-5)
 
 
+def test_a_signal_that_barely_varies_counts_as_constant():
+    """A reranker that gives every question almost the same score (spread 1e-7, below the file's six decimals) must
+    not make the stored scale 0 — that divided by zero in ``probability``."""
+    labels = [True, False] * 20
+    rows = [{"sentence_cosine": 0.5 + 0.2 * y + 0.01 * i, "rerank_top": 0.3 + 1e-7 * (i % 3)}
+            for i, y in enumerate(labels)]
+    calibrator = Calibrator.fit(rows, labels)
+    assert calibrator.scale[calibrator.features.index("rerank_top")] == 1.0
+    assert 0.0 < calibrator.probability(rows[0]) < 1.0
+
+
 def test_calibrator_errors_name_the_problem(tmp_path):
     with pytest.raises(ConfigError, match="both answerable and unanswerable"):
         Calibrator.fit([{"agreement": 1.0}] * 3, [True] * 3)
@@ -733,8 +744,8 @@ def test_squad_evaluation_reports_answer_text_and_cross_fitted_calibration(tmp_p
     assert "cross_fitted" not in evaluate_squad2(path, embedder=embedder)
 
 
-def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
-    folder = tmp_path / "beir"
+def _demo_beir(folder: Path) -> list[Path]:
+    """The demo documents as a BEIR folder with four questions, each answered by one document; their sources."""
     (folder / "qrels").mkdir(parents=True)
     sources = sorted(DEMO_DOCS.rglob("*.*"))
     (folder / "corpus.jsonl").write_text("\n".join(
@@ -749,6 +760,12 @@ def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
                                                     for n, (q, a) in enumerate(zip(asked.values(), gold))))
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
         f"q{n}\t{ids[name]}\t1\n" for n, name in enumerate(asked)))
+    return sources
+
+
+def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
+    folder = tmp_path / "beir"
+    sources = _demo_beir(folder)
     done = subprocess.run([sys.executable, "-m", "ragkit", "eval", "abstention", "--beir", str(folder),
                            "--remove-fraction", "0.5", "--kb-dir", str(tmp_path / "full.kb"), "--json"],
                           capture_output=True, text=True, timeout=600)
@@ -762,6 +779,34 @@ def test_eval_abstention_command_on_a_small_beir_folder(tmp_path, demo_kb):
     assert report["answer_text"]["questions"] == 2 and report["answer_text"]["in_first_quote"] == 1.0
     with KnowledgeBase.open(tmp_path / "full.kb") as kept:  # deletions happened on a copy
         assert kept.stats()["documents"] == len(sources)
+
+
+def test_eval_abstention_and_calibrate_rerank_with_a_cross_encoder(tmp_path, tiny_cross_encoder):
+    """With --reranker, the questions are asked of a reranking knowledge base, so the fitted calibrator weighs the
+    reranker's scores (a random tiny cross-encoder: the code path, not its quality)."""
+    folder = tmp_path / "beir"
+    _demo_beir(folder)
+    reranker = f"cross-encoder:{tiny_cross_encoder}"
+    done = subprocess.run([sys.executable, "-m", "ragkit", "eval", "abstention", "--beir", str(folder),
+                           "--kb-dir", str(tmp_path / "full.kb"), "--reranker", reranker,
+                           "--fit", str(tmp_path / "fitted.json"), "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"rerank_top", "rerank_gap"} <= set(report["weights"]) and sum(report["statuses"].values()) == 4
+    assert "rerank_top" in Calibrator.load(tmp_path / "fitted.json").features
+
+    questions = tmp_path / "labelled.jsonl"
+    questions.write_text("\n".join(json.dumps({"question": q, "answerable": a}) for q, a in [
+        ("How many vacation days do employees get per year?", True), ("What is the hotel limit in Europe?", True),
+        ("What was Northwind's revenue last year?", False), ("Who won the 1998 football world cup?", False)]))
+    done = subprocess.run([sys.executable, "-m", "ragkit", "calibrate", "--kb", str(tmp_path / "full.kb"),
+                           "--questions", str(questions), "--reranker", reranker, "--json"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    with KnowledgeBase.open(tmp_path / "full.kb") as kb:
+        assert "rerank_top" in kb.calibrator.features
+        assert kb.calibrator.fitted_on.endswith(f"4 labelled questions, reranker {reranker}")
 
 
 def test_mtrag_evaluation_asks_the_last_turn_with_the_conversation_before_it(tmp_path, embedder):

@@ -9,23 +9,7 @@ import pytest
 from support import write_corpus
 
 from ragkit import ConfigError, KnowledgeBase, RetrievalConfig
-from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
 from ragkit.rerank import CrossEncoderReranker, NanoRanker, make_reranker
-
-
-@pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory) -> Path:
-    """A two-layer BERT with random weights and MiniLM's tokenizer, saved as a sequence classifier."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=512, num_labels=1)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDER)).save_pretrained(folder)
-    return folder
 
 
 def test_cross_encoder_scores_match_the_library_and_reorder_hits(tmp_path, embedder, tiny_cross_encoder):

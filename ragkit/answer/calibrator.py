@@ -76,7 +76,7 @@ class Calibrator:
         x = np.asarray([[row.get(name, np.nan) for name in features] for row in rows], dtype=np.float64)
         x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
         mean, scale = x.mean(axis=0), x.std(axis=0)
-        scale[scale < 1e-9] = 1.0
+        scale[scale < 1e-5] = 1.0  # (nearly) constant; the file keeps six decimals, so a smaller spread would be 0
         z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
         kept = [True] * len(features)
         while True:
