@@ -265,6 +265,26 @@ def test_reranker_scores_are_signals_when_the_knowledge_base_reranks():
     assert "rerank_top" not in plain and "rerank_gap" not in plain
 
 
+def test_title_named_counts_the_documents_the_question_is_about():
+    def hit(n, metadata):
+        return Hit(f"c{n}", f"d{n}", f"s{n}", "He played linebacker.", 0, 21, 0.5, {}, metadata)
+
+    def named(question, *hits):
+        stats = lambda terms: ({t: 1 for t in terms}, 10)  # noqa: E731
+        return compute_signals(question, hits, encoder=BM25Encoder(), stats=stats, sentence_cosine=0.5).values[
+            "title_named"]
+
+    bostic = hit(1, {"title": "Keith Bostic (American football)"})
+    glanville = hit(2, {"heading_path": ["Jerry Glanville", "Career"]})  # no title: the top heading
+    other = hit(3, {"title": "Mouse Davis"})
+    question = "Who is younger, Keith Bostic or Jerry Glanville?"
+    assert named(question, bostic, glanville, other) == 1.0  # both things compared have their document
+    assert named(question, other, bostic) == 0.5
+    assert named(question, other, hit(4, {})) == 0.0
+    assert named("Who coached keith bosticson?", bostic) == 0.0  # whole words only (case does not matter)
+    assert named(question, bostic, hit(5, {"title": "Keith Bostic (musician)"})) == 0.5  # one name, one count
+
+
 def test_answers_carry_token_alignment_and_it_separates_answered_from_refused(demo_kb):
     answered = demo_kb.ask("What is the maximum payload of the Atlas arm?")
     refused = demo_kb.ask("What is the boiling point of mercury?")

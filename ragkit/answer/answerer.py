@@ -42,6 +42,7 @@ from ragkit.answer.signals import (
     Signals,
     TokenAlignment,
     compute_signals,
+    document_title,
     is_content_word,
     key_phrases,
     word_pairs,
@@ -171,20 +172,12 @@ def unintroduced_description(question: str, earlier: Sequence[str]) -> str | Non
     return None
 
 
-def _title(hit: Hit) -> str | None:
-    headings = hit.metadata.get("heading_path") or ()
-    for title in (hit.metadata.get("title"), headings[0] if headings else None):
-        if isinstance(title, str) and title.strip():
-            return title.strip()
-    return None
-
-
 def ambiguous_name(named: Sequence[str], hits: Sequence[Hit]) -> tuple[str, list[str]] | None:
     """A name of the question that the best hits' titles give to different things, told apart the way encyclopedias
     do — "Mercury" finding "Mercury (planet)" and "Mercury (element)", and no hit titled "Mercury" alone: the name and
     those titles. A title that merely contains the name ("Freddie Mercury", "Lempster, New Hampshire") is another
     thing, not another meaning of it."""
-    titles = list(dict.fromkeys(t for t in (_title(hit) for hit in hits[:3]) if t))
+    titles = list(dict.fromkeys(t for t in (document_title(hit) for hit in hits[:3]) if t))
     for name in named:
         if any(t.lower() == name.lower() for t in titles):
             continue  # one of them is the thing itself
@@ -197,7 +190,7 @@ def ambiguous_name(named: Sequence[str], hits: Sequence[Hit]) -> tuple[str, list
 def topic_label(hit: Hit) -> str:
     """A short name for what a hit is about: its document's title or top heading, else the name its text repeats
     most, else the file name."""
-    title = _title(hit)
+    title = document_title(hit)
     if title is not None:
         return title
     names = Counter(p for p in key_phrases(hit.text) if len(p) > 3 and not p[0].isdigit())
@@ -478,7 +471,7 @@ class Answerer:
         total = sum(idf.values()) or 1.0
         # A sentence is about what its document is about: "His books have sold…" in the article titled "Roald Dahl"
         # speaks of Roald Dahl, so the title's terms count for it — at half weight, being implied, not said.
-        implied = {hit.chunk_id: self._encoder.query_terms(_title(hit) or "") for hit in a.hits}
+        implied = {hit.chunk_id: self._encoder.query_terms(document_title(hit) or "") for hit in a.hits}
 
         def coverage_of(sentence: _Sentence) -> float:
             said = self._encoder.query_terms(sentence.text)

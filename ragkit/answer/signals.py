@@ -17,6 +17,9 @@ numbers come out whether the hits were found by dense, sparse, hybrid or graph r
 - ``token_alignment``: how closely one hit's words, in context, match each of the question's words (BERTScore
   recall: for every question token the best cosine to a token of the hit's evidence sentences, weighted by the
   IDF of its word), for the best-aligned hit. Only embedders that expose token vectors give it;
+- ``title_named``: whether the question names what the top hits' documents are about — a title, without its
+  parenthetical ("Keith Bostic" for the article *Keith Bostic (American football)*) — counting up to two documents
+  (a comparison names both). Only corpora whose documents have titles give it anything but 0;
 - ``rerank_top`` / ``rerank_gap``: the reranker's best score among the hits and its lead over the second, when the
   knowledge base reranks (``RetrievalConfig(reranker=...)``).
 
@@ -37,7 +40,7 @@ from ragkit.sparse import BM25Encoder, bm25_idf
 
 FEATURES = ("dense_top", "dense_gap", "sentence_cosine", "sparse_top", "coverage_top1", "coverage_topk",
             "unknown_terms", "agreement", "key_coverage", "pairs_top1", "pairs_topk", "token_alignment",
-            "rerank_top", "rerank_gap")
+            "title_named", "rerank_top", "rerank_gap")
 
 # The direction in which each signal should move confidence: more of it means more likely answerable, except for
 # words the corpus has never seen. A fitted weight pointing the other way is a quirk of the fitting data.
@@ -63,6 +66,7 @@ _OPENERS = frozenset(
 
 
 _WORDS = re.compile(r"\w+")
+_PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")  # "Mercury (planet)": what tells apart things of one name
 FUNCTION_WORDS = frozenset(
     "a an the of in on at to for and or nor but is are was were be been being by with from as that this these those "
     "it its into than then there which who whom whose what when where why how does do did can could should would "
@@ -84,6 +88,22 @@ class Signals:
     key_phrases: tuple[str, ...]
     missing: tuple[str, ...]  # key phrases no hit states, and content words the knowledge base never uses
     unknown_words: tuple[str, ...]  # question words that occur nowhere in the knowledge base
+
+
+def document_title(hit: Hit) -> str | None:
+    """The title of a hit's document: its ``title`` metadata, else its top heading; None if it has neither."""
+    headings = hit.metadata.get("heading_path") or ()
+    for title in (hit.metadata.get("title"), headings[0] if headings else None):
+        if isinstance(title, str) and title.strip():
+            return title.strip()
+    return None
+
+
+def titles_named(question: str, hits: Sequence[Hit]) -> list[str]:
+    """The titles of ``hits``' documents (parenthetical left out, lower case) that ``question`` names as words."""
+    lower = question.lower()
+    titles = dict.fromkeys(_PARENTHETICAL.sub("", t).lower() for t in map(document_title, hits) if t)
+    return [t for t in titles if len(t) >= 3 and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", lower)]
 
 
 def key_phrases(question: str) -> list[str]:
@@ -149,6 +169,7 @@ def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder,
         "key_coverage": len(stated) / len(phrases) if phrases else 1.0,
         "pairs_top1": pair_share[0] if pair_share else 0.0,
         "pairs_topk": max(pair_share, default=0.0),
+        "title_named": min(len(titles_named(question, hits[:5])), 2) / 2,
     }
     reranked = sorted((hit.found_by["rerank"].score for hit in hits if "rerank" in hit.found_by), reverse=True)
     if reranked:
