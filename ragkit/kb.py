@@ -432,7 +432,9 @@ class KnowledgeBase:
         """Answer from the knowledge base with citations — or, by its calibrated confidence, answer in part
         (``partial``), ask which of several things was meant (``clarify``) or say that it cannot (``no_answer``).
 
-        ``llm`` (e.g. ``ragkit.answer.OpenAIChat``) writes the text of answers from numbered sources; it is never
+        ``k`` hits are retrieved and judged as the evidence (the shipped calibrator was fitted with 5: more evidence
+        raises the signals that take the best of the hits). ``llm`` (e.g. ``ragkit.answer.OpenAIChat``) writes the
+        text of answers from numbered sources; it is never
         called for a question the knowledge base cannot answer, and a reply without valid citations is replaced by
         the extractive answer. ``history`` is the conversation so far, oldest first — earlier user questions as
         strings, or ``{"role", "content"}`` chat messages: a follow-up ("how is it created?") is retrieved together

@@ -265,6 +265,13 @@ def test_reranker_scores_are_signals_when_the_knowledge_base_reranks():
     assert "rerank_top" not in plain and "rerank_gap" not in plain
 
 
+def test_k_decides_how_many_hits_are_judged_as_evidence(demo_kb):
+    """ask's k was capped at five evidence hits whatever was asked for."""
+    question = "What is the maximum payload of the Atlas arm?"
+    assert len(demo_kb.ask(question, k=8).evidence) == 8
+    assert len(demo_kb.ask(question, k=2).evidence) == 2
+
+
 def test_title_named_counts_the_documents_the_question_is_about():
     def hit(n, metadata):
         return Hit(f"c{n}", f"d{n}", f"s{n}", "He played linebacker.", 0, 21, 0.5, {}, metadata)

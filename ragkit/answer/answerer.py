@@ -228,9 +228,9 @@ class Answerer:
 
     def __init__(self, embedder: Embedder, encoder: BM25Encoder, stats: CorpusStats, *,
                  calibrator: Calibrator | None = None, threshold: float | None = None,
-                 evidence: int = 5, max_sentences: int = 3) -> None:
-        if evidence < 1 or max_sentences < 1:
-            raise ConfigError(f"evidence and max_sentences must be at least 1, got {evidence} and {max_sentences}")
+                 max_sentences: int = 3) -> None:
+        if max_sentences < 1:
+            raise ConfigError(f"max_sentences must be at least 1, got {max_sentences}")
         self.calibrator = calibrator or Calibrator.default()
         self.threshold = self.calibrator.threshold if threshold is None else threshold
         if not 0.0 < self.threshold < 1.0:
@@ -238,7 +238,6 @@ class Answerer:
         self._embedder = embedder
         self._encoder = encoder
         self._stats = stats
-        self._evidence = evidence
         self._max_sentences = max_sentences
         self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
 
@@ -290,7 +289,8 @@ class Answerer:
         assessments = [self._assess(part, search(part), context) for part in parts]
         confident = [a for a in assessments if a.confidence >= self.threshold]
         if not confident:
-            whole = self._assess(question, _interleave([list(a.hits) for a in assessments], self._evidence), context)
+            evidence = max(len(a.hits) for a in assessments)  # as many hits as each part's search returned
+            whole = self._assess(question, _interleave([list(a.hits) for a in assessments], evidence), context)
             return self._decide(question, whole, " | ".join(parts), llm, messages, clarified)
         weakest = min(assessments, key=lambda a: a.confidence)
         missing = tuple(part for part, a in zip(parts, assessments) if a.confidence < self.threshold)
@@ -303,9 +303,9 @@ class Answerer:
     # -- assessing ------------------------------------------------------------------------------------------
 
     def _assess(self, question: str, hits: Sequence[Hit], context: str = "") -> _Assessment:
-        """Judge ``hits`` against the question as asked; ``context`` (a follow-up's earlier turn, as retrieved
-        with) only helps choose the sentences of the answer."""
-        top = tuple(hits[: self._evidence])
+        """Judge ``hits`` (all the search returned: ``ask``'s ``k``) against the question as asked; ``context`` (a
+        follow-up's earlier turn, as retrieved with) only helps choose the sentences of the answer."""
+        top = tuple(hits)
         sentences = tuple(
             _Sentence(hit, hit.start + a, hit.start + b, hit.text[a:b])
             for hit in top
@@ -540,10 +540,10 @@ def _turning_down(search: Search, labels: Sequence[str]) -> Search:
 
 
 def _interleave(rankings: list[list[Hit]], limit: int) -> list[Hit]:
-    """Round-robin over several rankings, each chunk once."""
+    """Round-robin over several rankings, each chunk once, the first ``limit``."""
     merged: dict[str, Hit] = {}
     for rank in range(max((len(r) for r in rankings), default=0)):
         for ranking in rankings:
             if rank < len(ranking):
                 merged.setdefault(ranking[rank].chunk_id, ranking[rank])
-    return list(merged.values())[: max(limit, 1) * len(rankings)]
+    return list(merged.values())[: max(limit, 1)]
