@@ -25,7 +25,7 @@ from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any, Mapping
 
-from connectors.sniff import FileType, text_encoding
+from ragkit.connectors.sniff import FileType, text_encoding
 from ragkit.errors import IngestError, MissingExtraError, SkipCode
 from ragkit.records import Document, ElementKind
 

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from connectors.documents import ParseOptions
-from connectors.sniff import FileType, sniff
-from connectors.text import parse_markdown, parse_text
+from ragkit.connectors.documents import ParseOptions
+from ragkit.connectors.sniff import FileType, sniff
+from ragkit.connectors.text import parse_markdown, parse_text
 from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 
@@ -75,7 +75,7 @@ class FileItem:
         metadata = {"file_name": self.path.name, "file_type": kind.value, "size": len(data), "modified": modified}
         if kind in _TEXT_PARSERS:
             return _TEXT_PARSERS[kind](self.source, data, metadata)
-        from connectors.documents import parse_document
+        from ragkit.connectors.documents import parse_document
 
         return parse_document(self.source, data, kind, metadata, self.options)
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from connectors.records import Rejected
+from ragkit.connectors.records import Rejected
 from ragkit.records import Document
 
 # Metadata keys LlamaIndex readers use for where a document came from, most specific first.

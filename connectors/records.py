@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from connectors.text import decode_text
+from ragkit.connectors.text import decode_text
 from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 

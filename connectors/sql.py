@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
-from connectors.records import Rejected, record_document
+from ragkit.connectors.records import Rejected, record_document
 from ragkit.errors import ConfigError, MissingExtraError
 from ragkit.records import Document
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from connectors.sniff import text_encoding
+from ragkit.connectors.sniff import text_encoding
 from ragkit.errors import IngestError, SkipCode
 from ragkit.records import Document, ElementKind
 

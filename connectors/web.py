@@ -1,7 +1,7 @@
 """Web pages over http(s): URLs and sitemaps, with timeouts, a size cap and content-type checks.
 
 A page is downloaded once per ingest (its fingerprint is a hash of the body) and parsed by its content type:
-HTML and PDF through ``connectors.documents``, plain text and Markdown natively.
+HTML and PDF through ``ragkit.connectors.documents``, plain text and Markdown natively.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from connectors.documents import ParseOptions, parse_document
-from connectors.records import Rejected
-from connectors.sniff import FileType
-from connectors.text import parse_markdown, parse_text
+from ragkit.connectors.documents import ParseOptions, parse_document
+from ragkit.connectors.records import Rejected
+from ragkit.connectors.sniff import FileType
+from ragkit.connectors.text import parse_markdown, parse_text
 from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 

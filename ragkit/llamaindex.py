@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ragkit.errors import MissingExtraError
-from ragkit.retrieve import SearchMode
+from ragkit.settings import SearchMode
 
 try:
     from llama_index.core.retrievers import BaseRetriever

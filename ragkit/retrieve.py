@@ -9,62 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import Any, Iterator, Mapping
 
-from ragkit.config import parse_enum
 from ragkit.embed import Embedder
 from ragkit.errors import ConfigError
 from ragkit.filters import document_payload, matches, parse_filter
 from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.graph.rank import GraphRanker
 from ragkit.graph.themes import Themes
-from ragkit.index.base import EngineFusion, FusionQuery, IndexQuery, ScoredId, VectorIndex, VectorName
+from ragkit.index.base import FusionQuery, IndexQuery, ScoredId, VectorIndex, VectorName
 from ragkit.records import GraphEvidence, Hit, RetrieverScore
 from ragkit.registry import Registry
 from ragkit.rerank import Reranker, make_reranker
+from ragkit.settings import RetrievalConfig, SearchMode, parse_enum
 from ragkit.sparse import BM25Encoder
-
-
-class SearchMode(str, Enum):
-    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), ``hybrid`` (both, fused), ``graph``
-    (hybrid, then a walk over the entity graph from the query's entities and the top hits, fused with it), or
-    ``global`` (for "what are the main themes" questions: one passage per community of the entity graph, the
-    communities ranked by closeness to the query and size)."""
-
-    DENSE = "dense"
-    SPARSE = "sparse"
-    HYBRID = "hybrid"
-    GRAPH = "graph"
-    GLOBAL = "global"
-
-
-@dataclass(frozen=True)
-class RetrievalConfig:
-    """Query-time settings (not stored with the knowledge base).
-
-    ``fusion``: ``rrf`` (weighted reciprocal rank, constant ``rrf_k``) or ``dbsf`` (distribution-based score fusion:
-    scores normalised by mean ± 3 std, then summed), both computed inside Qdrant. ``weights`` are (dense, sparse).
-    ``candidates``: how many each retriever contributes in hybrid mode (at least twice the hits asked for).
-    ``reranker``: a spec or instance (see ``ragkit.rerank``) reordering the top ``rerank_depth`` fused hits.
-    """
-
-    fusion: EngineFusion = EngineFusion.RRF
-    rrf_k: int = 60
-    weights: tuple[float, float] | None = None
-    candidates: int = 50
-    reranker: Any = None
-    rerank_depth: int = 30
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "fusion", parse_enum(EngineFusion, self.fusion, "fusion"))
-        if self.rrf_k < 1:
-            raise ConfigError(f"rrf_k must be at least 1, got {self.rrf_k}")
-        if self.weights is not None and (len(self.weights) != 2 or min(self.weights) < 0):
-            raise ConfigError(f"weights are (dense, sparse), both non-negative; got {self.weights}")
-        if self.candidates < 1 or self.rerank_depth < 1:
-            raise ConfigError(f"candidates and rerank_depth must be at least 1, got {self.candidates}, "
-                              f"{self.rerank_depth}")
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import Enum
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ragkit.errors import ConfigError
 from ragkit.index.base import SparseVector
+from ragkit.settings import BM25Config, BM25Tokenizer
 
 # Saturation used only to read term frequencies back from the tokenizer (see ``term_frequencies``).
 _PROBE_K = 100.0
@@ -53,39 +53,23 @@ class TermCounts:
         return int(self.counts.sum())
 
 
-class BM25Tokenizer(str, Enum):
-    """How text is cut into BM25 terms: ``word`` splits at non-word characters (a run of CJK characters is one
-    term); ``multilingual`` also segments Chinese, Japanese and other unspaced scripts into words."""
-
-    WORD = "word"
-    MULTILINGUAL = "multilingual"
-
-
 class BM25Encoder:
     """Encodes documents and queries as sparse BM25 vectors with a fixed average length per knowledge base."""
 
-    def __init__(self, language: str = "english", *, k1: float = 1.2, b: float = 0.75,
-                 tokenizer: BM25Tokenizer | str = BM25Tokenizer.WORD) -> None:
+    def __init__(self, config: BM25Config | None = None) -> None:
         import qdrant_edge as qe
 
-        from ragkit.config import parse_enum
-
-        tokenizer = parse_enum(BM25Tokenizer, tokenizer, "BM25 tokenizer")
-
-        if k1 < 0:
-            raise ConfigError(f"BM25 k1 must be non-negative, got {k1}")
-        if not 0.0 <= b <= 1.0:
-            raise ConfigError(f"BM25 b must be between 0 and 1, got {b}")
+        config = config or BM25Config()
         try:
             # b = 0 makes the tokenizer's weight a function of tf alone, which term_frequencies() inverts.
-            kind = qe.TokenizerType.Multilingual if tokenizer is BM25Tokenizer.MULTILINGUAL else qe.TokenizerType.Word
-            self._probe = qe.Bm25(qe.Bm25Config(language=language, k=_PROBE_K, b=0.0, tokenizer=kind))
+            kind = (qe.TokenizerType.Multilingual if config.tokenizer is BM25Tokenizer.MULTILINGUAL
+                    else qe.TokenizerType.Word)
+            self._probe = qe.Bm25(qe.Bm25Config(language=config.language, k=_PROBE_K, b=0.0, tokenizer=kind))
         except ValueError as exc:
-            raise ConfigError(f"BM25 language '{language}' is not supported: {exc}") from exc
-        self.language = language
-        self.tokenizer = tokenizer
-        self.k1 = k1
-        self.b = b
+            raise ConfigError(f"BM25 language '{config.language}' is not supported: {exc}") from exc
+        self.config = config
+        self.k1 = config.k1
+        self.b = config.b
 
     def term_counts(self, text: str) -> TermCounts:
         vector = self._probe.embed_document(text)

@@ -58,7 +58,8 @@ def tiny_cross_encoder(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
+    from ragkit.embed import resolve_model_path
+    from ragkit.settings import DEFAULT_EMBEDDER
 
     folder = tmp_path_factory.mktemp("tiny-cross-encoder")
     torch.manual_seed(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +28,27 @@ def write_corpus(folder: Path, files: dict[str, str] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in (files or TOPICS).items():
         (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def small_beir(scifact: Path, folder: Path, queries: int = 12, distractors: int = 60) -> Path:
+    """A BEIR folder with the first test queries of SciFact, their relevant abstracts, and distractors."""
+    qrels = [line.split("\t") for line in (scifact / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    chosen = list(dict.fromkeys(q for q, _, _ in qrels))[:queries]
+    kept = [row for row in qrels if row[0] in chosen]
+    wanted = {doc for _, doc, _ in kept}
+    corpus = []
+    with gzip.open(scifact / "corpus.jsonl.gz", "rt") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["_id"] in wanted or len(corpus) < len(wanted) + distractors:
+                corpus.append(line)
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(corpus))
+    (folder / "queries.jsonl").write_text("".join(
+        line + "\n" for line in (scifact / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in chosen
+    ))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
     return folder
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from ragkit import Document, KBConfig, KnowledgeBase
+from ragkit import ChunkingConfig, Document, KBConfig, KnowledgeBase
 from ragkit.sparse import BM25Encoder, bm25_weights
 
 
@@ -63,7 +63,7 @@ def _same_top(ours, oracle, k: int = 10) -> None:
 
 def test_sparse_scores_match_rank_bm25(tmp_path, embedder, corpus):
     encoder = BM25Encoder()
-    config = KBConfig(chunk_size=254, chunker="fixed")
+    config = KBConfig(chunking=ChunkingConfig("fixed", 254))
     fits = [s for s, t in corpus.items() if len(embedder.token_spans(t)) <= 254][:150]  # one chunk per document
     long_enough = {s: corpus[s] for s in fits}
     with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
@@ -75,7 +75,7 @@ def test_sparse_scores_match_rank_bm25(tmp_path, embedder, corpus):
 
 def test_statistics_stay_right_after_adds_updates_and_deletes(tmp_path, embedder, corpus):
     encoder = BM25Encoder()
-    config = KBConfig(chunk_size=254, chunker="fixed")
+    config = KBConfig(chunking=ChunkingConfig("fixed", 254))
     docs = {s: t for s, t in corpus.items() if len(embedder.token_spans(t)) <= 254}
     sources = list(docs)
     assert len(sources) >= 140
@@ -111,7 +111,7 @@ def test_bm25_weights_formula():
 
 
 def test_running_totals_equal_a_recount(tmp_path, embedder):
-    with KnowledgeBase.open(tmp_path / "kb", KBConfig(chunker="fixed", chunk_size=16, chunk_overlap=0),
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(chunking=ChunkingConfig("fixed", 16, overlap=0)),
                            embedder=embedder) as kb:
         kb.ingest([Document(f"d{i}", f"Note {i}: " + "the cafeteria serves soup and bread on Mondays. " * (i + 1))
                    for i in range(6)])

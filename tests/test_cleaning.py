@@ -4,7 +4,8 @@ import pytest
 from support import write_corpus
 
 from ragkit import Document, KBConfig, KnowledgeBase, Outcome
-from ragkit.cleaning import CleaningConfig, Cleaner, minhash
+from ragkit import CleaningConfig
+from ragkit.cleaning import Cleaner, minhash
 from ragkit.cleaning.normalize import normalize_text
 from ragkit.cleaning.quality import low_information_reason
 from ragkit.errors import ConfigError, IngestError, SkipCode

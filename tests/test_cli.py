@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 from pathlib import Path
 
 import pytest
-from support import write_corpus
+from support import small_beir, write_corpus
 
 from ragkit.cli import main
 
@@ -67,29 +66,8 @@ def test_human_output_and_errors(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["type"] == "ConfigError"
 
 
-def _small_beir(scifact: Path, folder: Path, queries: int = 12, distractors: int = 60) -> Path:
-    """A BEIR folder with the first test queries of SciFact, their relevant abstracts, and distractors."""
-    qrels = [line.split("\t") for line in (scifact / "qrels" / "test.tsv").read_text().splitlines()[1:]]
-    chosen = list(dict.fromkeys(q for q, _, _ in qrels))[:queries]
-    kept = [row for row in qrels if row[0] in chosen]
-    wanted = {doc for _, doc, _ in kept}
-    corpus = []
-    with gzip.open(scifact / "corpus.jsonl.gz", "rt") as handle:
-        for line in handle:
-            record = json.loads(line)
-            if record["_id"] in wanted or len(corpus) < len(wanted) + distractors:
-                corpus.append(line)
-    (folder / "qrels").mkdir(parents=True)
-    (folder / "corpus.jsonl").write_text("".join(corpus))
-    (folder / "queries.jsonl").write_text("".join(
-        line + "\n" for line in (scifact / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in chosen
-    ))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
-    return folder
-
-
 def test_eval_retrieval_prints_the_metrics_for_each_mode(tmp_path, capsys, datasets_dir):
-    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir")
+    beir = small_beir(datasets_dir / "scifact_beir", tmp_path / "beir")
     results = _run(capsys, "eval", "retrieval", "--beir", str(beir), "--mode", "sparse,dense,hybrid", "--json")
     assert [r["mode"] for r in results] == ["sparse", "dense", "hybrid"]
     for result in results:
@@ -101,7 +79,7 @@ def test_eval_retrieval_prints_the_metrics_for_each_mode(tmp_path, capsys, datas
 
 
 def test_eval_retrieval_reports_a_missing_split(tmp_path, capsys, datasets_dir):
-    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=2, distractors=2)
+    beir = small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=2, distractors=2)
     assert main(["eval", "retrieval", "--beir", str(beir), "--split", "dev"]) == 1
     assert "qrels/dev.tsv does not exist; splits available: test" in capsys.readouterr().err
 
@@ -113,12 +91,7 @@ def test_help(argv, capsys):
     assert exit_info.value.code == 0
 
 
-def test_eval_dedup_and_ingest_profile(tmp_path, capsys, datasets_dir):
-    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=12, distractors=200)
-    dedup = _run(capsys, "eval", "dedup", "--beir", str(beir), "--fraction", "0.25", "--json")
-    assert dedup["copies"] == dedup["originals"] // 4 and dedup["recall"] >= 0.9 and dedup["originals_removed"] == 0
-    assert set(dedup["recall_by_edit"]) <= {"substitute_3pct_words", "typos_3pct_words", "drop_one_sentence",
-                                            "add_boilerplate", "reflow_and_case"}
+def test_eval_ingest_profiles_each_stage(tmp_path, capsys):
     docs = write_corpus(tmp_path / "docs")
     profile = _run(capsys, "eval", "ingest", "--path", str(docs), "--embed-sample", "4", "--json")
     assert profile["documents"] == 4 and profile["chunks"] == 4 and profile["embed_chunks_per_s"] > 0
@@ -179,29 +152,3 @@ def test_ingest_with_a_chinese_entity_graph_and_explore_it(tmp_path, capsys):
     entity = _run(capsys, "graph", "entity", "陈凯歌", "--kb", kb, "--json")
     assert entity["label"] == "PERSON" and entity["chunks"] == 2
     assert {"source": "陈凯歌", "label": "出生于", "target": "北京"}.items() <= entity["relations"][0].items()
-
-
-def test_eval_incremental_reports_the_cost_of_an_addition_and_of_the_graph(tmp_path, capsys, datasets_dir):
-    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=4, distractors=36)
-    report = _run(capsys, "eval", "incremental", "--beir", str(beir), "--fraction", "0.1", "--json")
-    assert report["added_documents"] == round(0.1 * report["documents"]) and report["chunks_embedded_by_add"] > 0
-    assert 0 < report["add_share_of_rebuild"] < 0.5
-    assert report["graph"]["entities"] > 0 and report["graph_extraction_chunks_per_s"] > 0
-    assert report["build_over_build_without_graph"] > 1
-
-
-def test_eval_scale_reports_build_memory_disk_and_latency(tmp_path, capsys, datasets_dir):
-    beir = _small_beir(datasets_dir / "scifact_beir", tmp_path / "beir", queries=6, distractors=30)
-    command = ["eval", "scale", "--beir", str(beir), "--chunks", "300", "--queries", "6", "--keep", str(tmp_path)]
-    report = _run(capsys, *command, "--json")
-    assert report["chunks"] == report["documents"] == 300  # one chunk per synthetic passage, none a duplicate
-    assert report["build_s"] == pytest.approx(report["ingest_s"] + report["optimize_s"], abs=0.11)
-    assert 0 < report["peak_rss_anon_mb"] <= report["peak_rss_mb"] and report["disk_mb"] > 0
-    assert 0 < report["hybrid_p50_ms"] <= report["hybrid_p95_ms"] and report["queries"] == 6
-    assert report["open_s"] >= 0 and report["dense_storage"] == "int8" and not report["reused_build"]
-    # A kept build is timed again without rebuilding — only with the settings it was built with.
-    again = _run(capsys, *command, "--json")
-    assert again["reused_build"] and again["build_s"] is None and again["chunks"] == 300
-    assert again["disk_mb"] == pytest.approx(report["disk_mb"], rel=0.2) and again["hybrid_p95_ms"] > 0
-    assert main([*command, "--dense-storage", "memory"]) != 0
-    assert "built with different settings (index)" in capsys.readouterr().err

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.llamaindex import LlamaIndexConnector
-from connectors.records import RecordsConnector
-from connectors.sql import SQLConnector
-from connectors.web import Fetcher, WebConnector
+from ragkit.connectors.llamaindex import LlamaIndexConnector
+from ragkit.connectors.records import RecordsConnector
+from ragkit.connectors.sql import SQLConnector
+from ragkit.connectors.web import Fetcher, WebConnector
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import ConfigError, SkipCode
 

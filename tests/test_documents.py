@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors import FileConnector
-from connectors.documents import ParseOptions, decode_html, table_text
+from ragkit.connectors import FileConnector
+from ragkit.connectors.documents import ParseOptions, decode_html, table_text
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import SkipCode
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from ragkit import ConfigError, ModelLoadError, SentenceTransformerEmbedder
-from ragkit.embed import DEFAULT_EMBEDDER, resolve_model_path
+from ragkit.embed import resolve_model_path
+from ragkit.settings import DEFAULT_EMBEDDER
 
 
 def test_default_model_id_resolves_to_packaged_weights_offline():
@@ -116,7 +117,7 @@ def test_multilingual_e5_finds_chinese_passages(tmp_path):
     from ragkit import Document, KBConfig, KnowledgeBase
     from ragkit.embed import NANO_E5
 
-    config = KBConfig(embedder=NANO_E5, bm25_tokenizer="multilingual", chunk_size=128)
+    config = KBConfig(embedder=NANO_E5, bm25={"tokenizer": "multilingual"}, chunking={"size": 128})
     with KnowledgeBase.open(tmp_path / "kb", config) as kb:
         kb.ingest([Document("zh-capital", "北京是中华人民共和国的首都，也是全国的政治和文化中心。"),
                    Document("zh-river", "长江是亚洲最长的河流，流经上海入海。"),
@@ -141,6 +142,6 @@ def test_bge_m3_path_through_flagembedding(tmp_path):
     assert isinstance(embedder, FlagM3Embedder) and embedder.dimension == 32
     vectors = embedder.embed_documents(["first text", "second, different text"])
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    with KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=embedder.name, chunk_size=64), embedder=embedder) as kb:
+    with KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=embedder.name, chunking={"size": 64}), embedder=embedder) as kb:
         kb.ingest([Document("a", "The cafeteria opens at 7:30.")])
         assert kb.search("cafeteria", k=1, mode="sparse")[0].source == "a"

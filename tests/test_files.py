@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from support import TOPICS, write_corpus
 
-import connectors.files
-from connectors import FileConnector, FileType, sniff
-from connectors.files import FileItem, glob_regex
-from connectors.text import markdown_parts
+import ragkit.connectors.files
+from ragkit.connectors import FileConnector, FileType, sniff
+from ragkit.connectors.files import FileItem, glob_regex
+from ragkit.connectors.text import markdown_parts
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import IngestError, SkipCode
 from ragkit.records import ElementKind
@@ -105,7 +105,7 @@ def test_broken_inputs_are_skipped_with_reasons_and_what_was_indexed_stays(tmp_p
 PERMISSION_CHECK = """
 import sys
 from pathlib import Path
-from connectors.files import FileItem
+from ragkit.connectors.files import FileItem
 from ragkit.errors import IngestError
 try:
     FileItem(Path(sys.argv[1])).fingerprint()
@@ -136,13 +136,13 @@ def test_a_file_without_read_permission_is_reported(tmp_path):
 def test_sync_reports_updated_removed_added_and_reparses_nothing_else(tmp_path, counting, monkeypatch):
     docs = write_corpus(tmp_path / "docs")
     loads: list[str] = []
-    original_load = connectors.files.FileItem.load
+    original_load = ragkit.connectors.files.FileItem.load
 
     def counting_load(self):
         loads.append(self.path.name)
         return original_load(self)
 
-    monkeypatch.setattr(connectors.files.FileItem, "load", counting_load)
+    monkeypatch.setattr(ragkit.connectors.files.FileItem, "load", counting_load)
     with KnowledgeBase.open(tmp_path / "kb", embedder=counting) as kb:
         kb.ingest(docs)
         loads.clear()

@@ -12,7 +12,7 @@ import pytest
 from scipy import sparse
 
 from ragkit import ConfigError, Document, KBConfig, KnowledgeBase
-from ragkit.config import GraphSettings
+from ragkit import GraphConfig
 from ragkit.graph import SpacyExtractor, normalize_name, personalized_pagerank, resolve_aliases
 from ragkit.graph.neo4j_store import Neo4jGraphStore
 from ragkit.records import Chunk
@@ -224,7 +224,7 @@ def test_exploring_the_graph(tmp_path, embedder) -> None:
 def test_neo4j_and_embedded_graphs_give_the_same_results(tmp_path, embedder, neo4j_server) -> None:
     namespace = f"kb-{uuid.uuid4().hex[:12]}"
     store = Neo4jGraphStore(neo4j_server.uri, neo4j_server.auth, namespace=namespace)
-    config = KBConfig(graph=GraphSettings("neo4j", uri=neo4j_server.uri, namespace=namespace))
+    config = KBConfig(graph=GraphConfig("neo4j", uri=neo4j_server.uri, namespace=namespace))
     questions = [QUESTION, "Who directed a Norwegian drama film?", "Which director was born in Bergen?"]
     with KnowledgeBase.open(tmp_path / "neo", config, embedder=embedder, graph=store) as neo, \
             KnowledgeBase.open(tmp_path / "emb", KBConfig(graph="embedded"), embedder=embedder) as emb:
@@ -270,7 +270,7 @@ def test_chinese_text_gets_its_graph_from_lac(tmp_path, embedder) -> None:
         Document("opera.txt", "京剧是中国的传统戏剧，演员在舞台上唱念做打，很多剧目流传了两百年。"),
     ]
     question = "霸王别姬的导演出生在哪里？"
-    config = KBConfig(graph=GraphSettings("embedded", model="lac"), bm25_tokenizer="multilingual")
+    config = KBConfig(graph=GraphConfig("embedded", model="lac"), bm25={"tokenizer": "multilingual"})
     with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
         kb.ingest([film, director, *others])
         chen = kb.graph.entity("陈凯歌")
@@ -335,7 +335,7 @@ def test_a_mixed_knowledge_base_routes_each_document_by_script(tmp_path, embedde
     docs = [Document("curie.txt", "Marie Curie worked with Pierre Curie in Paris."),
             Document("chen.txt", "陈凯歌是一位画家和导演，出生于北京，曾在北京电影学院学习。"),
             Document("film.txt", "《霸王别姬》是一部1993年的中国电影，由陈凯歌执导。")]
-    config = KBConfig(graph=GraphSettings("embedded", model="auto"), bm25_tokenizer="multilingual")
+    config = KBConfig(graph=GraphConfig("embedded", model="auto"), bm25={"tokenizer": "multilingual"})
     with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
         kb.ingest(docs)
         assert kb.graph.entity("Pierre Curie").label == "PERSON"  # spaCy

@@ -7,7 +7,7 @@ import pytest
 from qdrant_client import QdrantClient
 from support import TOPICS, expected_hybrid_order, write_corpus
 
-from ragkit import IndexKind, IndexSettings, KBConfig, KnowledgeBase
+from ragkit import IndexKind, IndexConfig, KBConfig, KnowledgeBase
 from ragkit.index import IndexPoint, IndexQuery, QdrantIndex, SparseVector, VectorName
 
 QUERIES = ["paid vacation days", "hotel costs per night", "page escalation to the team lead",
@@ -18,7 +18,7 @@ def test_edge_and_qdrant_server_path_agree(tmp_path, embedder):
     extras = {f"extra{i}.txt": "Planning note about the travel portal" + " and vacation" * i + " days." * (i % 3)
               for i in range(1, 13)}
     docs = write_corpus(tmp_path / "docs", {**TOPICS, **extras})
-    server_config = KBConfig(index=IndexSettings(IndexKind.QDRANT, str(tmp_path / "qdrant-local"), "congruence"))
+    server_config = KBConfig(index=IndexConfig(IndexKind.QDRANT, str(tmp_path / "qdrant-local"), "congruence"))
     with KnowledgeBase.open(tmp_path / "edge", embedder=embedder) as edge, \
             KnowledgeBase.open(tmp_path / "server", server_config, embedder=embedder) as server:
         edge.ingest(docs)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ragkit import KBConfig, KnowledgeBase
-from ragkit.config import CONFIG_FILE, DenseStorage, IndexSettings
+from ragkit.settings import CONFIG_FILE, DenseStorage, IndexConfig
 from ragkit.errors import ConfigError
 from ragkit.index import EdgeIndex, IndexPoint, IndexQuery, SparseVector, VectorName
 from ragkit.records import Document
@@ -73,9 +73,9 @@ def test_dense_storage_is_recorded_and_old_knowledge_bases_keep_memory(tmp_path,
     (tmp_path / "new" / CONFIG_FILE).write_text(json.dumps(stored))
     with KnowledgeBase.open(tmp_path / "new", embedder=embedder) as kb:
         assert kb.config.index.dense_storage is DenseStorage.MEMORY
-    config = KBConfig(embedder=embedder.name, index=IndexSettings(dense_storage="memory"))
+    config = KBConfig(embedder=embedder.name, index=IndexConfig(dense_storage="memory"))
     with KnowledgeBase.open(tmp_path / "ram", config, embedder=embedder) as kb:
         kb.ingest([Document("policy", "The travel policy allows 30 vacation days.")])
         assert kb.search("vacation days", k=1)[0].text.startswith("The travel policy")
     with pytest.raises(ConfigError, match="unknown dense storage 'gpu'; choose one of: memory, int8, disk-int8"):
-        IndexSettings(dense_storage="gpu")
+        IndexConfig(dense_storage="gpu")

@@ -12,6 +12,7 @@ from support import TOPICS, write_corpus
 
 from ragkit import (
     AnswerStatus,
+    ChunkingConfig,
     ConfigError,
     Document,
     IncompatibleKnowledgeBase,
@@ -57,7 +58,8 @@ def test_changed_file_is_updated_and_only_new_text_is_embedded(tmp_path, countin
     docs = write_corpus(tmp_path / "docs")
     long_text = " ".join(f"Paragraph {i} explains rule number {i} of the archive policy in detail." for i in range(80))
     (docs / "archive.txt").write_text(long_text)
-    with KnowledgeBase.open(tmp_path / "kb", embedder=counting, config=KBConfig(chunk_size=64, chunk_overlap=0)) as kb:
+    config = KBConfig(chunking=ChunkingConfig(size=64, overlap=0))
+    with KnowledgeBase.open(tmp_path / "kb", embedder=counting, config=config) as kb:
         first = kb.ingest(docs).by_source()[str(docs / "archive.txt")]
         assert first.chunks > 5
         (docs / "archive.txt").write_text(long_text + " A final sentence about quarterly retention reviews.")
@@ -172,10 +174,10 @@ def test_bad_arguments_raise_clear_errors(tmp_path, embedder):
             kb.search("x", k=0)
         with pytest.raises(ConfigError, match="cannot ingest 42"):
             kb.ingest([42])
-    with pytest.raises(IncompatibleKnowledgeBase, match="chunk_size"):
-        KnowledgeBase.open(tmp_path / "kb", KBConfig(chunk_size=100), embedder=embedder)
+    with pytest.raises(IncompatibleKnowledgeBase, match=r"chunking\.size"):
+        KnowledgeBase.open(tmp_path / "kb", KBConfig(chunking={"size": 100}), embedder=embedder)
     with pytest.raises(ConfigError, match="exceeds the 254 tokens"):
-        KnowledgeBase.open(tmp_path / "kb2", KBConfig(chunk_size=512), embedder=embedder)
+        KnowledgeBase.open(tmp_path / "kb2", KBConfig(chunking={"size": 512}), embedder=embedder)
 
 
 def test_multilingual_bm25_tokenizer_segments_chinese(tmp_path, embedder):
@@ -185,7 +187,7 @@ def test_multilingual_bm25_tokenizer_segments_chinese(tmp_path, embedder):
     with KnowledgeBase.open(tmp_path / "word", embedder=embedder) as kb:
         kb.ingest(docs)
         assert kb.search("中国的首都", k=3, mode="sparse").hits == ()  # a whole clause is one term: nothing matches
-    config = KBConfig(bm25_tokenizer="multilingual")
+    config = KBConfig(bm25={"tokenizer": "multilingual"})
     with KnowledgeBase.open(tmp_path / "multi", config, embedder=embedder) as kb:
         kb.ingest(docs)
         assert kb.search("首都 政治中心", k=3, mode="sparse")[0].source == "zh-1"
@@ -195,7 +197,7 @@ def test_multilingual_bm25_tokenizer_segments_chinese(tmp_path, embedder):
 
 def test_text_already_indexed_elsewhere_is_not_embedded_again(tmp_path, counting):
     boilerplate = "Confidential. Do not forward this message outside the company without written approval. " * 3
-    config = KBConfig(chunker="fixed", chunk_size=32, chunk_overlap=0)
+    config = KBConfig(chunking=ChunkingConfig("fixed", 32, overlap=0))
     with KnowledgeBase.open(tmp_path / "kb", config, embedder=counting) as kb:
         kb.ingest(Document("a", boilerplate + "\n\nThe quarterly numbers are attached for review by the board."))
         counting.embedded.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support import expected_hybrid_order
 
-from ragkit import ConfigError, Document, IndexKind, IndexSettings, KBConfig, KnowledgeBase, RetrievalConfig
+from ragkit import ConfigError, Document, IndexKind, IndexConfig, KBConfig, KnowledgeBase, RetrievalConfig
 
 DOCS = [
     Document("hr/leave.md", "Employees get 25 days of paid vacation per year.", {"team": "hr", "year": 2024,
@@ -23,7 +23,7 @@ DOCS = [
 def kb(request, tmp_path, embedder):
     config = None
     if request.param == "qdrant":
-        config = KBConfig(index=IndexSettings(IndexKind.QDRANT, ":memory:", "filters"))
+        config = KBConfig(index=IndexConfig(IndexKind.QDRANT, ":memory:", "filters"))
     with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as knowledge_base:
         knowledge_base.ingest(DOCS)
         yield knowledge_base

@@ -5,18 +5,10 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Mapping, Protocol, Sequence
 
 from ragkit.records import Chunk, Document, chunk_id_for
-
-
-class ChunkerKind(str, Enum):
-    """The chunkers ragkit ships."""
-
-    FIXED = "fixed"
-    SEMANTIC = "semantic"
-    HYBRID = "hybrid"
+from ragkit.settings import ChunkerKind
 
 
 class Chunker(Protocol):

@@ -14,48 +14,11 @@ import numpy as np
 from ragkit.cleaning import minhash
 from ragkit.cleaning.normalize import normalize_text
 from ragkit.cleaning.quality import is_spaced_out, low_information_reason
-from ragkit.errors import ConfigError, IngestError
+from ragkit.errors import IngestError
 from ragkit.records import Document, ElementKind, SkipCode, stable_hash
+from ragkit.settings import CleaningConfig
 
-__all__ = ["CleaningConfig", "Cleaner", "DedupKeys", "DuplicateFinder", "DuplicateStore", "normalize_text"]
-
-
-@dataclass(frozen=True)
-class CleaningConfig:
-    """What the cleaning stage does; ``enabled=False`` turns all of it off.
-
-    ``drop_headers_footers`` and ``drop_spaced_out`` remove page furniture and letter-spaced margin stamps from
-    parsed documents; the thresholds belong to the low-information filter (``quality.py``) and near-duplicate
-    detection (``minhash.py``: word shingles, MinHash permutations, LSH bands).
-    """
-
-    enabled: bool = True
-    fix_mojibake: bool = True
-    strip_markup: bool = True
-    unicode_form: str | None = "NFC"
-    drop_headers_footers: bool = True
-    drop_spaced_out: bool = True
-    min_chars: int = 10
-    max_duplicate_line_fraction: float = 0.7
-    min_word_entropy: float = 2.0
-    min_alphanumeric_fraction: float = 0.25
-    exact_duplicates: bool = True
-    near_duplicates: bool = True
-    near_duplicate_threshold: float = 0.75
-    shingle_size: int = 3
-    num_perm: int = 128
-    bands: int = 32
-
-    def __post_init__(self) -> None:
-        if self.unicode_form not in (None, "NFC", "NFKC", "NFD", "NFKD"):
-            raise ConfigError(f"unicode_form must be NFC, NFKC, NFD, NFKD or None, got {self.unicode_form!r}")
-        if not 0.0 < self.near_duplicate_threshold <= 1.0:
-            raise ConfigError(f"near_duplicate_threshold must be in (0, 1], got {self.near_duplicate_threshold}")
-        if self.shingle_size < 1 or self.num_perm < 1 or self.bands < 1 or self.num_perm % self.bands:
-            raise ConfigError(
-                f"need shingle_size >= 1 and bands dividing num_perm, got shingle_size={self.shingle_size}, "
-                f"num_perm={self.num_perm}, bands={self.bands}"
-            )
+__all__ = ["Cleaner", "DedupKeys", "DuplicateFinder", "DuplicateStore", "normalize_text"]
 
 
 class Cleaner:

@@ -34,13 +34,12 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from ragkit.answer import Calibrator, Turn, auroc
 from ragkit.answer.calibrator import cross_fitted
-from ragkit.config import KBConfig
 from ragkit.embed import Embedder
 from ragkit.errors import DatasetError
 from ragkit.eval.beir import BeirDataset
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Answer, AnswerStatus, Document
-from ragkit.retrieve import RetrievalConfig
+from ragkit.settings import KBConfig, RetrievalConfig
 
 _ABSTAIN = (AnswerStatus.NO_ANSWER, AnswerStatus.CLARIFY)
 

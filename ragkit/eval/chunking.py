@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ragkit.chunkers import ChunkerKind
-from ragkit.config import KBConfig
+from ragkit.chunkers import make_chunker
 from ragkit.embed import Embedder, SentenceTransformerEmbedder
 from ragkit.errors import DatasetError, RagkitError
-from ragkit.kb import KnowledgeBase, build_chunker
+from ragkit.kb import KnowledgeBase
 from ragkit.records import Document
-from ragkit.retrieve import SearchMode
+from ragkit.settings import ChunkerKind, ChunkingConfig, KBConfig, SearchMode, parse_enum
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,6 @@ def load_squad(path: str | Path, limit: int | None = None) -> tuple[list[Documen
 def parse_chunker_spec(spec: str) -> tuple[ChunkerKind, int]:
     """"fixed:128" → (fixed, 128); a bare name uses 250 tokens."""
     name, _, size = spec.partition(":")
-    from ragkit.config import parse_enum
-
     return parse_enum(ChunkerKind, name.strip(), "chunker"), int(size) if size else 250
 
 
@@ -69,11 +66,11 @@ def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQ
     results = []
     for spec in specs:
         kind, size = parse_chunker_spec(spec)
-        config = KBConfig(embedder=embedder.name, chunker=kind, chunk_size=size, chunk_overlap=min(32, size // 4),
-                          bm25_tokenizer=bm25_tokenizer)
+        config = KBConfig(embedder=embedder.name, chunking=ChunkingConfig(kind, size, overlap=min(32, size // 4)),
+                          bm25={"tokenizer": bm25_tokenizer})
         row: dict = {"chunker": kind.value, "size": size}
         try:
-            chunker = build_chunker(embedder, config)
+            chunker = make_chunker(config.chunking, embedder)
         except RagkitError as exc:
             results.append({**row, "error": str(exc)})
             continue

@@ -12,10 +12,10 @@ from typing import Sequence
 
 from ragkit.chunkers import FixedChunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
-from ragkit.config import KBConfig
 from ragkit.embed import SentenceTransformerEmbedder
 from ragkit.errors import IngestError
 from ragkit.records import SourceItem
+from ragkit.settings import KBConfig
 from ragkit.sparse import BM25Encoder
 
 STAGES = ("read", "parse", "clean", "dedup_keys", "chunk", "bm25_terms")
@@ -48,9 +48,8 @@ def profile_ingest(items: Sequence[SourceItem], *, config: KBConfig | None = Non
     embedder = embedder or SentenceTransformerEmbedder(config.embedder)
     cleaner = Cleaner(config.cleaning)
     finder = DuplicateFinder(config.cleaning, _NoStore())
-    chunker = FixedChunker(embedder.token_spans, size=config.chunk_size, overlap=config.chunk_overlap)
-    encoder = BM25Encoder(config.bm25_language, k1=config.bm25_k1, b=config.bm25_b,
-                                    tokenizer=config.bm25_tokenizer)
+    chunker = FixedChunker(embedder.token_spans, size=config.chunking.size, overlap=config.chunking.overlap)
+    encoder = BM25Encoder(config.bm25)
     embedder.token_spans("load the model and its tokenizer outside the timings")
     embedder.embed_documents(["warm up"])
     seconds = dict.fromkeys(STAGES, 0.0)

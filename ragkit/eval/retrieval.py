@@ -7,12 +7,11 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from ragkit.config import KBConfig
 from ragkit.embed import Embedder
 from ragkit.eval.beir import BeirDataset
 from ragkit.eval.metrics import evaluate_run, percentile
 from ragkit.kb import KnowledgeBase
-from ragkit.retrieve import RetrievalConfig, SearchMode
+from ragkit.settings import KBConfig, RetrievalConfig, SearchMode
 
 
 def doc_ranking(sources: Sequence[str], limit: int) -> list[str]:
@@ -55,7 +54,7 @@ def evaluate_retrieval(
                 results.append({
                     "mode": mode.value,
                     "embedder": kb.config.embedder,
-                    "chunker": kb.config.chunker.value,
+                    "chunker": kb.config.chunking.kind.value,
                     "fusion": retrieval.fusion.value,
                     "reranker": str(retrieval.reranker or "none"),
                     **evaluate_run(run, dataset.qrels),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ragkit.config import GraphKind, GraphSettings
+from ragkit.settings import GraphConfig, GraphKind
 from ragkit.graph.explore import Community, EntityInfo, GraphView
 from ragkit.graph.extract import (DocumentGraph, Extractor, LacExtractor, Mention, Relation, SpacyExtractor,
                                   make_extractor)
@@ -16,7 +16,7 @@ from ragkit.graph.store import EmbeddedGraphStore, GraphStore
 GRAPH_FILE = "graph.sqlite"
 
 
-def open_graph_store(settings: GraphSettings, directory: Path) -> GraphStore:
+def open_graph_store(settings: GraphConfig, directory: Path) -> GraphStore:
     """The store the settings name: SQLite inside ``directory``, or a Neo4j server."""
     if settings.kind is GraphKind.EMBEDDED:
         return EmbeddedGraphStore(directory / GRAPH_FILE)

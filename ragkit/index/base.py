@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any, Mapping, Protocol, Sequence, Union
 
 from ragkit.filters import Condition
+from ragkit.settings import EngineFusion
 
 # Dense storage "int8" and "disk-int8", shared by both backends: int8 scalar quantization (clipped at this quantile),
 # and every dense query takes twice its limit of int8 candidates and rescores them with the float32 originals.
@@ -51,13 +52,6 @@ class IndexQuery:
     vector: Union[Sequence[float], SparseVector]
     limit: int
     conditions: tuple[Condition, ...] = ()
-
-
-class EngineFusion(str, Enum):
-    """Fusion the index computes itself: reciprocal rank (with k and weights) or distribution-based scores."""
-
-    RRF = "rrf"
-    DBSF = "dbsf"
 
 
 @dataclass(frozen=True)

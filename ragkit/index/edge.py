@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ragkit.config import DenseStorage
+from ragkit.settings import DenseStorage
 from ragkit.errors import IndexBackendError, KnowledgeBaseLocked
 from ragkit.filters import Condition, Match, payload_key
 from ragkit.index.base import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ragkit.config import DenseStorage
+from ragkit.settings import DenseStorage
 from ragkit.errors import IncompatibleKnowledgeBase, IndexBackendError
 from ragkit.filters import Condition, Match, payload_key
 from ragkit.index.base import (

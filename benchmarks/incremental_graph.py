@@ -1,4 +1,6 @@
-"""``ragkit eval incremental``: what adding a few new documents costs next to building the whole knowledge base.
+"""What adding a few new documents costs next to building the whole knowledge base, with its entity graph.
+
+    python benchmarks/incremental_graph.py --beir "$RAGKIT_DATASETS/hotpotqa_dev/derived_beir_distractor103" --json
 
 A knowledge base (with its entity graph) is built from all but ``fraction`` of a BEIR corpus; then the held-out
 documents are added. Rebuilding from scratch costs about the first build plus the addition (each document's work
@@ -10,14 +12,16 @@ Re-extracting the whole graph afterwards (``rebuild_graph``) times the extractio
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
-from ragkit.config import KBConfig
-from ragkit.kb import KnowledgeBase
-from ragkit.records import Document
+from _common import emit, parser
+
+from ragkit import Document, GraphKind, KBConfig, KnowledgeBase
+from ragkit.eval.beir import load_beir
 
 
 def measure_incremental(corpus: Sequence[Document], *, fraction: float = 0.01, seed: int = 0,
@@ -56,3 +60,18 @@ def measure_incremental(corpus: Sequence[Document], *, fraction: float = 0.01, s
         # the build did this extraction once; without it the build would have taken build_s - extract_s
         "build_over_build_without_graph": round(build_s / max(build_s - extract_s, 1e-9), 2) if graph else None,
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--fraction", type=float, default=0.01, help="share of documents added (default 0.01)")
+    arguments.add_argument("--seed", type=int, default=0)
+    arguments.add_argument("--graph", default=GraphKind.EMBEDDED.value, choices=[k.value for k in GraphKind])
+    args = arguments.parse_args(argv)
+    corpus = list(load_beir(args.beir, args.split).corpus.values())
+    result = measure_incremental(corpus, fraction=args.fraction, seed=args.seed, config=KBConfig(graph=args.graph))
+    return emit({"input": args.beir, **result})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,6 @@
-"""``ragkit eval dedup``: inject near-copies (small edits) of corpus documents and measure how many are removed.
+"""Inject near-copies (small edits) of corpus documents and measure how many the cleaning stage removes.
+
+    python benchmarks/dedup.py --beir "$RAGKIT_DATASETS/scifact_beir" --seed 0 --json
 
 Originals are registered first, then the copies; a removed copy is a true positive, a removed original a false one
 (it may also be a real duplicate inside the corpus — the examples show which).
@@ -7,15 +9,19 @@ Originals are registered first, then the copies; a removed copy is a true positi
 from __future__ import annotations
 
 import random
+import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ragkit.cleaning import Cleaner, CleaningConfig, DuplicateFinder
-from ragkit.errors import IngestError, SkipCode
-from ragkit.records import Document
+from _common import emit, parser
+
+from ragkit import CleaningConfig, Document, IngestError
+from ragkit.cleaning import Cleaner, DuplicateFinder
+from ragkit.errors import SkipCode
+from ragkit.eval.beir import load_beir
 from ragkit.registry import DocumentWrite, Registry
 from ragkit.text import split_sentences
 
@@ -130,3 +136,18 @@ def evaluate_dedup(corpus: Sequence[Document], *, fraction: float = 0.1, seed: i
         "originals_removed_examples": removed_originals[:5],
         "seed": seed,
     }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--fraction", type=float, default=0.1, help="share of documents copied with an edit")
+    arguments.add_argument("--seed", type=int, default=0)
+    arguments.add_argument("--threshold", type=float, help="near-duplicate Jaccard threshold (default: the config's)")
+    args = arguments.parse_args(argv)
+    corpus = list(load_beir(args.beir, args.split).corpus.values())
+    config = CleaningConfig(near_duplicate_threshold=args.threshold) if args.threshold else CleaningConfig()
+    return emit(evaluate_dedup(corpus, fraction=args.fraction, seed=args.seed, config=config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

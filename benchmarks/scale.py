@@ -1,4 +1,6 @@
-"""``ragkit eval scale``: build time, peak memory, disk and query latency at 100k–1M chunks on one machine.
+"""Build time, peak memory, disk and query latency at 100k–1M chunks on one machine.
+
+    python benchmarks/scale.py --beir "$RAGKIT_DATASETS/scifact_beir" --chunks 100000 --json
 
 Chunks are realistic text — sentences of a BEIR corpus recombined into passages, so term statistics look like real
 ones — but their dense vectors come from a cheap random projection of hashed words instead of a neural model
@@ -22,15 +24,18 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+from _common import emit, parser
 
-from ragkit.config import CONFIG_FILE, IndexSettings, KBConfig
+from ragkit import ChunkingConfig, DenseStorage, Document, IndexConfig, KBConfig, KnowledgeBase
+from ragkit.eval.beir import load_beir
 from ragkit.eval.chunking import disk_bytes
 from ragkit.eval.metrics import percentile
-from ragkit.kb import KnowledgeBase
-from ragkit.records import Document
+from ragkit.settings import CONFIG_FILE
 from ragkit.text import split_sentences
 
 _WORD = re.compile(r"\S+")
+# Each synthetic passage is one chunk: fixed windows as long as MiniLM reads, no overlap.
+BULK_CHUNKING = ChunkingConfig("fixed", size=254, overlap=0)
 
 
 class ProjectionEmbedder:
@@ -117,17 +122,17 @@ class AnonymousMemoryPeak:
 
 
 def measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int = 2000,
-                  folder: str | Path | None = None, index: IndexSettings | None = None) -> dict:
+                  folder: str | Path | None = None, index: IndexConfig | None = None) -> dict:
     with AnonymousMemoryPeak() as anonymous:
-        result = _measure_scale(corpus, queries, chunks, batch=batch, folder=folder, index=index or IndexSettings())
+        result = _measure_scale(corpus, queries, chunks, batch=batch, folder=folder, index=index or IndexConfig())
     peak = anonymous.peak_kb
     return {**result, "peak_rss_anon_mb": round(peak / 1024, 1) if peak is not None else None}
 
 
 def _measure_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, batch: int,
-                   folder: str | Path | None, index: IndexSettings) -> dict:
+                   folder: str | Path | None, index: IndexConfig) -> dict:
     embedder = ProjectionEmbedder()
-    config = KBConfig(embedder=embedder.name, chunker="fixed", chunk_size=254, chunk_overlap=0, index=index)
+    config = KBConfig(embedder=embedder.name, chunking=BULK_CHUNKING, index=index)
     passages = synthetic_passages(corpus, chunks)
     with tempfile.TemporaryDirectory(prefix="ragkit-scale-") as scratch:
         path = Path(folder or scratch) / f"kb-{chunks}"
@@ -178,9 +183,28 @@ def _build(path: Path, config: KBConfig, embedder: ProjectionEmbedder, passages:
             kb.ingest(part, batch_size=500, optimize=False)
             done += len(part)
             if done % 100_000 < batch:  # a long build shows where it is and what it holds so far
-                print(f"eval scale: {done:,} passages in {time.perf_counter() - started:.0f} s, peak RSS "
+                print(f"scale: {done:,} passages in {time.perf_counter() - started:.0f} s, peak RSS "
                       f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", file=sys.stderr,
                       flush=True)
         ingest_s = time.perf_counter() - started
         kb.optimize()
     return ingest_s, time.perf_counter() - started
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--chunks", type=int, default=100_000)
+    arguments.add_argument("--queries", type=int, default=200)
+    arguments.add_argument("--keep", help="build in this folder (default: a temporary one); if it already holds the "
+                           "knowledge base of this size, time its queries again without rebuilding")
+    arguments.add_argument("--dense-storage", choices=[s.value for s in DenseStorage], default=DenseStorage.INT8.value)
+    args = arguments.parse_args(argv)
+    dataset = load_beir(args.beir, args.split)
+    queries = list(dataset.queries.values())[: args.queries]
+    result = measure_scale(list(dataset.corpus.values()), queries, args.chunks, folder=args.keep,
+                           index=IndexConfig(dense_storage=args.dense_storage))
+    return emit({"input": args.beir, **result})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,7 @@
-"""``ragkit eval peer``: ragkit's hybrid retrieval beside the equivalent LlamaIndex pipeline, same data, same run.
+"""ragkit's hybrid retrieval beside the equivalent LlamaIndex pipeline, same data, same run.
+
+    python benchmarks/peer_llamaindex.py --beir "$RAGKIT_DATASETS/hotpotqa_dev/derived_beir_distractor103" --json
+    python benchmarks/peer_llamaindex.py --beir "$RAGKIT_DATASETS/hotpotqa_dev/derived_beir_distractor103" --chunks 100000
 
 The LlamaIndex side is its usual server-less hybrid setup (GitHub issue 5): a ``VectorStoreIndex`` on
 ``QdrantVectorStore`` in local mode, a ``BM25Retriever``, and a ``QueryFusionRetriever`` with reciprocal-rank fusion
@@ -7,11 +10,12 @@ with the vectors ragkit computed, so the comparison is of retrieval and not of c
 ``build_s`` is therefore index building only, while ragkit's includes ``embed_s``. Each query is embedded once and
 both systems get that vector, so the query latencies are retrieval alone (``query_embed_p50_ms`` is the same for
 both); queries are timed interleaved, one system after the other, so background load hits both alike.
-Needs ``ragkit[peer]``.
+Needs the packages in ``benchmarks/requirements.txt``.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,18 +24,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
+from _common import emit, parser
+from scale import BULK_CHUNKING, ProjectionEmbedder, synthetic_passages
 
-from ragkit.config import KBConfig
-from ragkit.embed import Embedder
-from ragkit.errors import ConfigError, MissingExtraError
-from ragkit.eval.beir import BeirDataset
+from ragkit import ConfigError, Document, Embedder, KBConfig, KnowledgeBase, RetrievalConfig
+from ragkit.embed import make_embedder
+from ragkit.eval.beir import BeirDataset, load_beir
 from ragkit.eval.metrics import evaluate_run, percentile
 from ragkit.eval.retrieval import doc_ranking
-from ragkit.eval.scale import ProjectionEmbedder, synthetic_passages
-from ragkit.kb import KnowledgeBase
-from ragkit.records import Document
 from ragkit.registry import StoredChunk
-from ragkit.retrieve import RetrievalConfig
+from ragkit.settings import DEFAULT_EMBEDDER
 
 try:
     from llama_index.core import StorageContext, VectorStoreIndex
@@ -44,8 +46,8 @@ try:
     from llama_index.vector_stores.qdrant import QdrantVectorStore
     from pydantic import PrivateAttr
     from qdrant_client import QdrantClient
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise MissingExtraError(getattr(exc, "name", None) or "llama-index", "peer", "ragkit eval peer") from exc
+except ImportError as exc:  # pragma: no cover - exercised only without the requirements
+    raise SystemExit(f"this benchmark needs {exc.name}: pip install -r benchmarks/requirements.txt") from exc
 
 _INGEST_SLICE = 2000  # documents per ingest call, as in ``ragkit eval scale``
 _WARMUP_QUERIES = 20
@@ -248,10 +250,32 @@ def compare_with_llamaindex(dataset: BeirDataset, *, embedder: Embedder, config:
 
 
 def compare_at_scale(corpus: Sequence[Document], queries: Sequence[str], chunks: int, *, k: int = 10) -> list[dict]:
-    """Build and query latency of both systems over ``chunks`` synthetic passages (see ``ragkit.eval.scale``),
-    with projection vectors on both sides; no relevance judgements, so no quality metrics."""
+    """Build and query latency of both systems over ``chunks`` synthetic passages (see ``scale.py``), with
+    projection vectors on both sides; no relevance judgements, so no quality metrics."""
     embedder = ProjectionEmbedder()
-    config = KBConfig(embedder=embedder.name, chunker="fixed", chunk_size=254, chunk_overlap=0)
+    config = KBConfig(embedder=embedder.name, chunking=BULK_CHUNKING)
     rows, _ = _compare(list(synthetic_passages(corpus, chunks)), {str(i): q for i, q in enumerate(queries)}, embedder,
                        config, k)
     return [{**row, "vectors": "random projection of hashed words (benchmark only)"} for row in rows]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parser(__doc__.splitlines()[0])
+    arguments.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="the embedder both systems use")
+    arguments.add_argument("--chunks", type=int, help="latency only, over this many synthetic passages with "
+                           "projection vectors (as scale.py)")
+    arguments.add_argument("--queries", type=int, help="use only the first N queries (default: all; 200 with --chunks)")
+    arguments.add_argument("-k", type=int, default=10, help="hits each system returns (default 10)")
+    args = arguments.parse_args(argv)
+    dataset = load_beir(args.beir, args.split)
+    if args.chunks:
+        queries = list(dataset.queries.values())[: args.queries or 200]
+        rows = compare_at_scale(list(dataset.corpus.values()), queries, args.chunks, k=args.k)
+    else:
+        rows = compare_with_llamaindex(dataset, embedder=make_embedder(args.embedder), k=args.k,
+                                       max_queries=args.queries)
+    return emit([{"dataset": args.beir, **row} for row in rows])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

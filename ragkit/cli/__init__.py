@@ -1,0 +1,42 @@
+"""The ``ragkit`` command: ingest, search, ask, chat, calibrate, stats, graph, delete and eval, each with ``--json``.
+
+Each command is a function from its parsed arguments to a result, which ``main`` prints in a human form or as JSON
+(a list as JSON Lines); a ``RagkitError`` becomes one line on standard error (or a JSON object) and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from ragkit.cli import commands, evaluate, render
+from ragkit.errors import RagkitError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        output = args.run(args)
+    except RagkitError as exc:
+        as_json = getattr(args, "json", False)
+        print(render.error(exc, as_json), file=sys.stdout if as_json else sys.stderr)
+        return 1
+    if output is None:  # the command printed as it went (chat)
+        return 0
+    if args.json:
+        plain = render.plain(output)
+        lines = plain if isinstance(plain, list) else [plain]
+        print("\n".join(json.dumps(line, ensure_ascii=False) for line in lines))
+    else:
+        print(args.render(output))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    made = argparse.ArgumentParser(prog="ragkit", description="Build and query ragkit knowledge bases.")
+    sub = made.add_subparsers(dest="command", required=True)
+    commands.add(sub)
+    evaluate.add(sub)
+    return made

@@ -1,0 +1,129 @@
+"""Options several ``ragkit`` commands share, and the settings they turn into; choices come from the enums."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from enum import Enum
+from typing import Callable
+
+from ragkit.answer import ChatModel, OpenAIChat
+from ragkit.errors import ConfigError
+from ragkit.kb import KnowledgeBase
+from ragkit.settings import (
+    CONFIG_FILE,
+    BM25Tokenizer,
+    DenseStorage,
+    EngineFusion,
+    GraphConfig,
+    GraphKind,
+    IndexConfig,
+    IndexKind,
+    KBConfig,
+    RetrievalConfig,
+    SearchMode,
+    parse_enum,
+)
+
+GRAPH_MODEL_HELP = ("what extracts entities: a spaCy pipeline (default the packaged English one), lac (Chinese) "
+                    "or auto (LAC for mostly-Chinese documents, English spaCy for the rest)")
+
+
+def values(enum: type[Enum]) -> list[str]:
+    return [str(member.value) for member in enum]
+
+
+def command(sub: argparse._SubParsersAction, name: str, help: str, run: Callable, render: Callable, *,
+            kb: bool = True) -> argparse.ArgumentParser:
+    """A subcommand that runs ``run(args)`` and prints its result with ``render`` (or as JSON with ``--json``)."""
+    parser = sub.add_parser(name, help=help, description=help)
+    parser.set_defaults(run=run, render=render)
+    parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    if kb:
+        default = os.environ.get("RAGKIT_KB")
+        parser.add_argument("--kb", required=default is None, default=default,
+                            help="knowledge-base directory (default: $RAGKIT_KB)")
+    return parser
+
+
+def mode(parser: argparse.ArgumentParser, help: str = "retrievers to use", *, several: bool = False) -> None:
+    """``--mode``, checked by the command (a bad mode is a ConfigError, which ``--json`` reports as JSON)."""
+    listed = ", ".join(values(SearchMode))
+    parser.add_argument("--mode", default=SearchMode.HYBRID.value, metavar="MODE[,MODE…]" if several else "MODE",
+                        help=f"{help}: {listed} (default hybrid; graph and global need a knowledge base with an "
+                             "entity graph; global: one passage per theme, for 'what are the main themes' questions)")
+
+
+def modes(text: str) -> list[SearchMode]:
+    """``--mode`` of a command that evaluates several modes, comma-separated."""
+    return [parse_enum(SearchMode, name.strip(), "search mode") for name in text.split(",")]
+
+
+def retrieval(parser: argparse.ArgumentParser) -> None:
+    """The query-time retrieval options: fusion, weights, reranker."""
+    parser.add_argument("--fusion", default=EngineFusion.RRF.value, choices=values(EngineFusion),
+                        help="hybrid fusion (default rrf)")
+    parser.add_argument("--rrf-k", type=int, default=60, help="RRF constant k (default 60)")
+    parser.add_argument("--weights", help="fusion weights DENSE,SPARSE (default 1,1)")
+    parser.add_argument("--reranker", default="none",
+                        help="none (default), nanoranker, cross-encoder:<hub id or folder>, flag:<hub id or folder>")
+
+
+def retrieval_config(args: argparse.Namespace) -> RetrievalConfig:
+    weights = None
+    if getattr(args, "weights", None):
+        dense, _, sparse = args.weights.partition(",")
+        try:
+            weights = (float(dense), float(sparse))
+        except ValueError:
+            raise ConfigError(f"--weights takes DENSE,SPARSE numbers such as 1,0.5; got {args.weights!r}") from None
+    return RetrievalConfig(fusion=getattr(args, "fusion", "rrf"), rrf_k=getattr(args, "rrf_k", 60), weights=weights,
+                           reranker=getattr(args, "reranker", None))
+
+
+def dense_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dense-storage", choices=values(DenseStorage),
+                        help="when creating: float32 vectors in RAM (memory); an int8 copy in RAM rescored with "
+                             "float32 originals read in on open (int8, the default) or left on disk (disk-int8)")
+
+
+def bm25_tokenizer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bm25-tokenizer", default=BM25Tokenizer.WORD.value, choices=values(BM25Tokenizer),
+                        help="multilingual segments Chinese and other unspaced scripts")
+
+
+def graph(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--graph", choices=values(GraphKind), help=help)
+    parser.add_argument("--graph-model", help=GRAPH_MODEL_HELP)
+
+
+def llm(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm-model", help="write answers with this model of an OpenAI-compatible endpoint (optional)")
+    parser.add_argument("--llm-url", default="http://localhost:11434/v1",
+                        help="the endpoint's base URL (default: Ollama's, %(default)s); key from $OPENAI_API_KEY")
+
+
+def chat_model(args: argparse.Namespace) -> ChatModel | None:
+    return OpenAIChat(args.llm_model, args.llm_url) if args.llm_model else None
+
+
+def index_config(args: argparse.Namespace) -> IndexConfig:
+    storage = {"dense_storage": args.dense_storage} if getattr(args, "dense_storage", None) else {}
+    if getattr(args, "qdrant_url", None):
+        return IndexConfig(IndexKind.QDRANT, args.qdrant_url, args.collection, **storage)
+    return IndexConfig(**storage)
+
+
+def graph_config(kind: str, args: argparse.Namespace) -> GraphConfig:
+    model = getattr(args, "graph_model", None)
+    return GraphConfig(kind, model=model) if model else GraphConfig(kind)
+
+
+def open_kb(args: argparse.Namespace) -> KnowledgeBase:
+    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph, --dense-storage) apply only to a new
+    one."""
+    creating = not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
+    config = None
+    if creating and any(getattr(args, option, None) for option in ("qdrant_url", "graph", "dense_storage")):
+        config = KBConfig(index=index_config(args), graph=graph_config(args.graph or "none", args))
+    return KnowledgeBase.open(args.kb, config, retrieval=retrieval_config(args))

