@@ -95,7 +95,7 @@ def evaluate_dedup(corpus: Sequence[Document], *, fraction: float = 0.1, seed: i
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ragkit-dedup-") as scratch:
         registry = Registry(Path(scratch) / "registry.sqlite")
-        finder = DuplicateFinder(config, registry)
+        finder = DuplicateFinder(config, registry.duplicates)
         stream = [(document, None) for document in corpus] + [(copy, edit) for copy, _, edit in copies]
         batch: list[DocumentWrite] = []
         for document, edit in stream:
@@ -113,8 +113,8 @@ def evaluate_dedup(corpus: Sequence[Document], *, fraction: float = 0.1, seed: i
             finder.remember(cleaned, keys)
             batch.append(DocumentWrite(cleaned, cleaned.fingerprint(), [], [], keys))
             if len(batch) == 256:
-                registry.begin_replace(batch)
-                registry.finish()
+                registry.documents.begin_replace(batch)
+                registry.documents.finish()
                 finder.forget_batch()
                 batch = []
         registry.close()

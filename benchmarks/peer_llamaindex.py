@@ -103,7 +103,7 @@ class _SharedEmbedder:
 def indexed_chunks(kb: KnowledgeBase, batch: int = 2000) -> Iterator[list[tuple[StoredChunk, list[float]]]]:
     """Every chunk of ``kb`` with its stored dense vector, in batches: what another system needs to index the same
     content without embedding it again (read from the registry and the index directly)."""
-    for stored in kb._registry.iter_chunks(batch):
+    for stored in kb._registry.documents.iter_chunks(batch):
         vectors = kb._index.dense_vectors([s.chunk.id for s in stored])
         yield [(s, vectors[s.chunk.id]) for s in stored]
 

@@ -26,6 +26,7 @@ from html.parser import HTMLParser
 from typing import Any, Mapping
 
 from ragkit.connectors.sniff import FileType, text_encoding
+
 from ragkit.errors import IngestError, MissingExtraError, SkipCode
 from ragkit.records import Document, ElementKind
 

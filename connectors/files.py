@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 from ragkit.connectors.documents import ParseOptions
 from ragkit.connectors.sniff import FileType, sniff
 from ragkit.connectors.text import parse_markdown, parse_text
+
 from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from ragkit.connectors.records import Rejected
+
 from ragkit.records import Document
 
 # Metadata keys LlamaIndex readers use for where a document came from, most specific first.

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ragkit.connectors.text import decode_text
+
 from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
 from ragkit.connectors.records import Rejected, record_document
+
 from ragkit.errors import ConfigError, MissingExtraError
 from ragkit.records import Document
 

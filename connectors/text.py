@@ -6,6 +6,7 @@ import re
 from typing import Any, Mapping
 
 from ragkit.connectors.sniff import text_encoding
+
 from ragkit.errors import IngestError, SkipCode
 from ragkit.records import Document, ElementKind
 

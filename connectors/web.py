@@ -16,6 +16,7 @@ from ragkit.connectors.documents import ParseOptions, parse_document
 from ragkit.connectors.records import Rejected
 from ragkit.connectors.sniff import FileType
 from ragkit.connectors.text import parse_markdown, parse_text
+
 from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.records import Document
 

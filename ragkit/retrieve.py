@@ -19,10 +19,9 @@ from ragkit.graph.rank import GraphRanker
 from ragkit.graph.themes import Themes
 from ragkit.index.base import FusionQuery, IndexQuery, ScoredId, VectorIndex, VectorName
 from ragkit.records import GraphEvidence, Hit, RetrieverScore
-from ragkit.registry import Registry
+from ragkit.registry import BM25Statistics, DocumentStore
 from ragkit.rerank import Reranker, make_reranker
 from ragkit.settings import RetrievalConfig, SearchMode, parse_enum
-from ragkit.sparse import BM25Encoder
 
 
 @dataclass(frozen=True)
@@ -55,13 +54,13 @@ class SearchResult:
 class Retriever:
     """Runs the retrievers a mode asks for, fuses them in the index, and hydrates and reranks the hits."""
 
-    def __init__(self, index: VectorIndex, registry: Registry, embedder: Embedder, encoder: BM25Encoder,
+    def __init__(self, index: VectorIndex, documents: DocumentStore, bm25: BM25Statistics, embedder: Embedder,
                  config: RetrievalConfig = RetrievalConfig(), graph: GraphRanker | None = None,
                  themes: Themes | None = None) -> None:
         self._index = index
-        self._registry = registry
+        self._documents = documents
+        self._bm25 = bm25
         self._embedder = embedder
-        self._encoder = encoder
         self.config = config
         self._graph = graph
         self._themes = themes
@@ -94,9 +93,7 @@ class Retriever:
             vector = self._embedder.embed_query(query).tolist()
             queries[SearchMode.DENSE.value] = IndexQuery(VectorName.DENSE, vector, depth, conditions)
         if mode in (SearchMode.SPARSE, SearchMode.HYBRID):
-            terms = sorted(self._encoder.query_terms(query))
-            chunks, _ = self._registry.term_counts()
-            sparse = self._encoder.encode_query(terms, self._registry.document_frequencies(terms), chunks)
+            sparse = self._bm25.query_vector(query)
             if sparse.indices:  # no query term occurs in the corpus: BM25 has nothing to say
                 queries[SearchMode.SPARSE.value] = IndexQuery(VectorName.SPARSE, sparse, depth, conditions)
         if mode is SearchMode.HYBRID and len(queries) == 2:
@@ -127,7 +124,7 @@ class Retriever:
             timings["graph"] = _ms_since(started)
 
         started = time.perf_counter()
-        stored = self._registry.chunks([chunk_id for chunk_id, _ in fused])
+        stored = self._documents.chunks([chunk_id for chunk_id, _ in fused])
         hits = tuple(
             Hit(
                 chunk_id=chunk_id,
@@ -162,7 +159,7 @@ class Retriever:
         ranked = self._themes.rank(query)
         timings = {"global": _ms_since(started)}
         started = time.perf_counter()
-        stored = self._registry.chunks(list(dict.fromkeys(c.sentences[0][0] for c, _ in ranked)))
+        stored = self._documents.chunks(list(dict.fromkeys(c.sentences[0][0] for c, _ in ranked)))
         hits: list[Hit] = []
         seen: set[str] = set()
         for rank, (community, score) in enumerate(ranked, start=1):
@@ -188,10 +185,10 @@ class Retriever:
                     conditions: tuple) -> tuple[list[tuple[str, float]], Mapping[str, GraphEvidence]]:
         """The hybrid ranking fused (RRF) with the graph walk's; records each chunk's graph rank in ``found_by``."""
         assert self._graph is not None
-        ranking = self._graph.rank(query, [chunk_id for chunk_id, _ in hybrid], self._registry.term_counts()[0])
+        ranking = self._graph.rank(query, [chunk_id for chunk_id, _ in hybrid], self._bm25.chunk_count())
         walked = list(ranking.chunks)
         if conditions:  # the walk leaves the index, so the filter is checked here
-            stored = self._registry.chunks([chunk_id for chunk_id, _ in walked])
+            stored = self._documents.chunks([chunk_id for chunk_id, _ in walked])
             walked = [(c, s) for c, s in walked if c in stored and matches(
                 conditions, document_payload(stored[c].chunk.doc_id, stored[c].source, stored[c].metadata))]
         for rank, (chunk_id, score) in enumerate(walked, start=1):

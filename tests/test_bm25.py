@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import pytest
 from rank_bm25 import BM25Okapi
 
@@ -98,8 +97,8 @@ def test_average_length_follows_the_corpus(tmp_path, embedder):
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
         kb.ingest([Document("short", "tiny note")])
         kb.ingest([Document(f"long-{i}", " ".join(f"word{j}" for j in range(100))) for i in range(20)])
-        chunks, terms = kb._registry.term_counts()
-        assert float(kb._registry.get_meta("bm25_avg_len")) == pytest.approx(terms / chunks)
+        chunks, terms = kb._registry.bm25.totals()
+        assert kb._registry.bm25.encoded_average() == pytest.approx(terms / chunks)
 
 
 def test_bm25_weights_formula():
@@ -118,11 +117,11 @@ def test_running_totals_equal_a_recount(tmp_path, embedder):
         kb.delete("d2")
         kb.ingest(Document("d3", "A much shorter replacement text."))
         registry = kb._registry
-        recount = registry._db.execute(
+        recount = registry.database.execute(
             "SELECT COUNT(*), SUM(n_terms) FROM chunks WHERE state != 'deleting'").fetchone()
-        assert registry.term_counts() == tuple(recount)
+        assert registry.bm25.totals() == tuple(recount)
         terms = {}
-        for (blob,) in registry._db.execute("SELECT terms FROM chunks"):
+        for (blob,) in registry.database.execute("SELECT terms FROM chunks"):
             for term in np.frombuffer(blob, dtype=np.uint32).tolist():
                 terms[term] = terms.get(term, 0) + 1
-        assert registry.document_frequencies(sorted(terms)) == terms
+        assert registry.bm25.document_frequencies(sorted(terms)) == terms

@@ -3,8 +3,7 @@ import random
 import pytest
 from support import write_corpus
 
-from ragkit import Document, KBConfig, KnowledgeBase, Outcome
-from ragkit import CleaningConfig
+from ragkit import CleaningConfig, Document, KBConfig, KnowledgeBase, Outcome
 from ragkit.cleaning import Cleaner, minhash
 from ragkit.cleaning.normalize import normalize_text
 from ragkit.cleaning.quality import low_information_reason

@@ -6,14 +6,13 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-
 from ragkit.connectors.llamaindex import LlamaIndexConnector
 from ragkit.connectors.records import RecordsConnector
 from ragkit.connectors.sql import SQLConnector
 from ragkit.connectors.web import Fetcher, WebConnector
+
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import ConfigError, SkipCode
 

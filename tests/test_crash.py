@@ -53,7 +53,7 @@ def test_interrupted_delete_is_completed_on_reopen(tmp_path, embedder):
 def _graph_rows(kb: KnowledgeBase) -> tuple[list, list]:
     from dataclasses import astuple
 
-    return sorted(map(astuple, kb._graph.mentions())), sorted(map(astuple, kb._graph.relations()))
+    return sorted(map(astuple, kb._graph.store.mentions())), sorted(map(astuple, kb._graph.store.relations()))
 
 
 @pytest.mark.parametrize("step", ["before-upsert", "before-finish", "before-delete"])
@@ -71,6 +71,7 @@ def test_an_interrupted_write_leaves_the_graph_a_rebuild_would_make(tmp_path, em
         assert recovered[0], "the graph is empty"
         kb.rebuild_graph()
         assert _graph_rows(kb) == recovered
-        assert {m.chunk_id for m in kb._graph.mentions()} <= kb._registry.all_chunk_ids()  # nothing deleted lingers
+        # nothing deleted lingers
+        assert {m.chunk_id for m in kb._graph.store.mentions()} <= kb._registry.documents.all_chunk_ids()
         if step != "before-delete":
             assert kb.graph.entity("Maria Lopez") is not None

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from ragkit.connectors import FileConnector
 from ragkit.connectors.documents import ParseOptions, decode_html, table_text
+
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import SkipCode
 

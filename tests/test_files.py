@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import TOPICS, write_corpus
-
 import ragkit.connectors.files
 from ragkit.connectors import FileConnector, FileType, sniff
 from ragkit.connectors.files import FileItem, glob_regex
 from ragkit.connectors.text import markdown_parts
+from support import TOPICS, write_corpus
+
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import IngestError, SkipCode
 from ragkit.records import ElementKind

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from ragkit import ConfigError, Document, KBConfig, KnowledgeBase
-from ragkit import GraphConfig
+from ragkit import ConfigError, Document, GraphConfig, KBConfig, KnowledgeBase
 from ragkit.graph import SpacyExtractor, normalize_name, personalized_pagerank, resolve_aliases
 from ragkit.graph.neo4j_store import Neo4jGraphStore
 from ragkit.records import Chunk
@@ -153,7 +152,7 @@ def test_the_walk_prefers_the_page_about_the_bridge_entity(tmp_path, embedder) -
                                        "Kesselring, and a painting exhibition opened in the same week.")
     with KnowledgeBase.open(tmp_path / "kb", KBConfig(graph="embedded"), embedder=embedder) as kb:
         kb.ingest([FILM, own_page, mention, *DISTRACTORS])
-        ranker = kb._retriever._graph
+        ranker = kb._graph.ranker
         source = {hit.chunk_id: hit.source for hit in kb.search("Arvid Kesselring", k=9, mode="hybrid")}
         top = kb.search(QUESTION, k=1)[0].chunk_id
         ranked = {}
@@ -174,7 +173,7 @@ def test_graph_mode_needs_a_graph(tmp_path, embedder) -> None:
 
 
 def _graph_rows(kb: KnowledgeBase) -> tuple[list, list]:
-    store = kb._graph
+    store = kb._graph.store
     return sorted(map(astuple, store.mentions())), sorted(map(astuple, store.relations()))
 
 
@@ -342,5 +341,5 @@ def test_a_mixed_knowledge_base_routes_each_document_by_script(tmp_path, embedde
         assert kb.graph.entity("陈凯歌").label == "PERSON"  # LAC
         assert kb.graph.entity("陈凯歌").chunk_ids == tuple(sorted(
             hit.chunk_id for hit in kb.search("陈凯歌", k=3, mode="sparse") if hit.source != "curie.txt"))
-        assert "霸王别姬" in kb._retriever._graph.link("霸王别姬的导演出生在哪里？", 3)  # queries are routed too
-        assert "pierre curie" in kb._retriever._graph.link("Where did Pierre Curie work?", 3)
+        assert "霸王别姬" in kb._graph.ranker.link("霸王别姬的导演出生在哪里？", 3)  # queries are routed too
+        assert "pierre curie" in kb._graph.ranker.link("Where did Pierre Curie work?", 3)

@@ -7,7 +7,7 @@ import pytest
 from qdrant_client import QdrantClient
 from support import TOPICS, expected_hybrid_order, write_corpus
 
-from ragkit import IndexKind, IndexConfig, KBConfig, KnowledgeBase
+from ragkit import IndexConfig, IndexKind, KBConfig, KnowledgeBase
 from ragkit.index import IndexPoint, IndexQuery, QdrantIndex, SparseVector, VectorName
 
 QUERIES = ["paid vacation days", "hotel costs per night", "page escalation to the team lead",

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from ragkit import KBConfig, KnowledgeBase
-from ragkit.settings import CONFIG_FILE, DenseStorage, IndexConfig
 from ragkit.errors import ConfigError
 from ragkit.index import EdgeIndex, IndexPoint, IndexQuery, SparseVector, VectorName
 from ragkit.records import Document
+from ragkit.settings import CONFIG_FILE, DenseStorage, IndexConfig
 
 DIMENSION = 384
 SEGMENT_BYTES = 12 * 2**20  # 8,192 vectors of 384 floats: above the engine's indexing threshold, so each gets HNSW

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_package_folder_is_listed_for_installation():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "ragkit").rglob("__init__.py")}
-    found |= {"ragkit." + ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "connectors").rglob("__init__.py")}
+    found |= {"ragkit." + ".".join(p.parent.relative_to(ROOT).parts)
+              for p in (ROOT / "connectors").rglob("__init__.py")}
     assert listed == found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support import expected_hybrid_order
 
-from ragkit import ConfigError, Document, IndexKind, IndexConfig, KBConfig, KnowledgeBase, RetrievalConfig
+from ragkit import ConfigError, Document, IndexConfig, IndexKind, KBConfig, KnowledgeBase, RetrievalConfig
 
 DOCS = [
     Document("hr/leave.md", "Employees get 25 days of paid vacation per year.", {"team": "hr", "year": 2024,

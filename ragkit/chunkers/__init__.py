@@ -7,13 +7,13 @@ embedder's own tokens and respect a hard maximum.
 
 from __future__ import annotations
 
-from ragkit.chunkers.base import Chunker, ChunkerKind, Span, TokenIndex, chunks_from_spans
+from ragkit.chunkers.base import Chunker, Span, TokenIndex, chunks_from_spans
 from ragkit.chunkers.fixed import FixedChunker, token_windows
 from ragkit.chunkers.hybrid import HybridChunker
 from ragkit.chunkers.semantic import SemanticChunker
 from ragkit.embed import Embedder
 from ragkit.errors import ConfigError
-from ragkit.settings import ChunkingConfig
+from ragkit.settings import ChunkerKind, ChunkingConfig
 
 __all__ = [
     "Chunker",

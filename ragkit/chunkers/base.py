@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Sequence
 
 from ragkit.records import Chunk, Document, chunk_id_for
-from ragkit.settings import ChunkerKind
 
 
 class Chunker(Protocol):

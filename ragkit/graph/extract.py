@@ -321,7 +321,7 @@ class ScriptRouter:
 
 
 def make_extractor(model: str) -> Extractor:
-    """The extractor a knowledge base's ``GraphSettings.model`` names: ``lac`` for Chinese (LAC), ``auto`` for a mix
+    """The extractor a knowledge base's ``GraphConfig.model`` names: ``lac`` for Chinese (LAC), ``auto`` for a mix
     (LAC for mostly-Chinese documents, the packaged English spaCy pipeline for the rest), otherwise a spaCy pipeline
     (package name or path)."""
     name = model.strip().lower()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
 from ragkit.graph.extract import DocumentGraph, Mention, Relation
-from ragkit.registry import Transaction
+from ragkit.registry.database import Transaction
 
 
 class GraphStore(Protocol):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ragkit.settings import DenseStorage
 from ragkit.errors import IndexBackendError, KnowledgeBaseLocked
 from ragkit.filters import Condition, Match, payload_key
 from ragkit.index.base import (
@@ -19,6 +18,7 @@ from ragkit.index.base import (
     SparseVector,
     VectorName,
 )
+from ragkit.settings import DenseStorage
 
 _SCROLL_PAGE = 10_000
 # Dense-vector bytes per indexed segment. The edge engine runs its optimizers only when asked, so a bulk load would

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from ragkit.settings import DenseStorage
 from ragkit.errors import IncompatibleKnowledgeBase, IndexBackendError
 from ragkit.filters import Condition, Match, payload_key
 from ragkit.index.base import (
@@ -18,6 +17,7 @@ from ragkit.index.base import (
     SparseVector,
     VectorName,
 )
+from ragkit.settings import DenseStorage
 
 _SCROLL_PAGE = 10_000
 _UPSERT_BATCH = 256
