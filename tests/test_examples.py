@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+pytestmark = pytest.mark.integration  # runs the demo and the notebook in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,6 +3,8 @@ a public signature names importable from ``ragkit``."""
 
 from __future__ import annotations
 
+import pytest
+
 import inspect
 import subprocess
 import sys
@@ -28,6 +30,7 @@ def test_every_package_folder_is_listed_for_installation():
     assert listed == found
 
 
+@pytest.mark.integration
 def test_connectors_install_inside_ragkit_not_as_a_top_level_package(tmp_path):
     script = (
         "import importlib.util, ragkit, ragkit.connectors\n"
@@ -40,6 +43,7 @@ def test_connectors_install_inside_ragkit_not_as_a_top_level_package(tmp_path):
     assert Path(done.stdout.strip()).parent == ROOT / "connectors"  # this checkout's folder, under its new name
 
 
+@pytest.mark.integration
 def test_importing_the_folder_by_its_old_name_says_where_it_went():
     done = subprocess.run([sys.executable, "-c", "import connectors"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode != 0 and "import it as `from ragkit.connectors import FileConnector`" in done.stderr

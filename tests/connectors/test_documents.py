@@ -49,6 +49,7 @@ EXPECTED_SKIPS = {
 }
 
 
+@pytest.mark.slow  # parses all 52 sample documents
 def test_all_sample_documents_are_parsed_or_skipped_with_a_reason_offline(tmp_path, embedder, datasets_dir):
     samples = datasets_dir / "ingest_docs_unstructured"
     not_samples = ("SOURCE.md", "LICENSE-*")  # the folder's own provenance notes

@@ -15,6 +15,8 @@ from ragkit.index import EdgeIndex, IndexPoint, IndexQuery, SparseVector, Vector
 from ragkit.records import Document
 from ragkit.settings import CONFIG_FILE, DenseStorage, IndexConfig
 
+pytestmark = pytest.mark.integration  # thousands of points through the real engine, segment by segment
+
 DIMENSION = 384
 SEGMENT_BYTES = 12 * 2**20  # 8,192 vectors of 384 floats: above the engine's indexing threshold, so each gets HNSW
 

@@ -94,7 +94,7 @@ def _neo4j_nodes(driver: neo4j.Driver, namespace: str) -> int:
     return driver.execute_query("MATCH (n:Entity|Chunk {ns: $ns}) RETURN count(n) AS n", ns=namespace).records[0]["n"]
 
 
-@pytest.fixture(params=["embedded", "neo4j"])
+@pytest.fixture(params=["embedded", pytest.param("neo4j", marks=pytest.mark.integration)])
 def new_store(request, tmp_path) -> Iterator[StoreFactory]:
     """Makes empty stores of one kind: SQLite files in tmp_path, or fresh namespaces on the shared Neo4j server
     (removed at the end)."""

@@ -71,6 +71,7 @@ def test_short_names_and_abbreviations_resolve_within_a_document() -> None:
     assert two_holmes["holmes"] == "holmes"  # ambiguous: left alone
 
 
+@pytest.mark.integration
 def test_extraction_keeps_provenance_and_resolves_aliases(extractor: SpacyExtractor) -> None:
     text = ("Sherlock Holmes lived in London with John Watson. Holmes solved cases for Scotland Yard. "
             "The World Health Organization (WHO) was not yet founded; WHO came much later.")
@@ -89,6 +90,7 @@ def test_extraction_keeps_provenance_and_resolves_aliases(extractor: SpacyExtrac
     assert not any(m.label in ("DATE", "CARDINAL") for m in graph.mentions)
 
 
+@pytest.mark.integration
 def test_a_title_line_and_the_sentence_that_repeats_it_are_two_mentions_of_one_name(extractor) -> None:
     text = "Ada Lovelace\n\nAda Lovelace was an English mathematician who worked with Charles Babbage in London."
     doc = Document("ada.txt", text)

@@ -114,6 +114,7 @@ except IngestError as error:
 """
 
 
+@pytest.mark.integration
 def test_a_file_without_read_permission_is_reported(tmp_path):
     folder = tmp_path / "perm"
     folder.mkdir()
@@ -126,7 +127,7 @@ def test_a_file_without_read_permission_is_reported(tmp_path):
     if os.geteuid() == 0:  # root reads anything: check as an unprivileged user
         assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop privileges for this check"
         command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     run = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=root,
                          env={**os.environ, "PYTHONPATH": str(root)})
     assert run.stdout.startswith("unreadable"), run.stderr[-1000:]

@@ -13,7 +13,7 @@ from support import small_beir
 
 from ragkit.eval.beir import load_beir
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 CORPUS = {
     "vacation": ("Vacation policy", "Employees receive 25 days of paid vacation per year; unused days carry over "

@@ -11,6 +11,8 @@ from support import small_beir, write_corpus
 
 from ragkit.cli import main
 
+pytestmark = pytest.mark.integration  # the commands open knowledge bases with the real embedder
+
 
 def _run(capsys, *argv: str) -> object:
     code = main(list(argv))

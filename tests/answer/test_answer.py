@@ -26,7 +26,7 @@ from ragkit.errors import ConfigError
 from ragkit.records import Hit, RetrieverScore
 from ragkit.sparse import BM25Encoder
 
-DEMO_DOCS = Path(__file__).resolve().parents[1] / "examples" / "docs"
+DEMO_DOCS = Path(__file__).resolve().parents[2] / "examples" / "docs"
 
 
 @pytest.fixture(scope="module")
