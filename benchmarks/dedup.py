@@ -80,7 +80,8 @@ def near_copies(corpus: Sequence[Document], fraction: float, seed: int) -> list[
     for number, original in enumerate(chosen):
         edit = rng.choice(sorted(EDITS))
         text = EDITS[edit](original.text, rng, vocabulary)
-        copies.append((Document(f"copy-{number}:{original.source}", text, dict(original.metadata)), original.source, edit))
+        copy = Document(f"copy-{number}:{original.source}", text, dict(original.metadata))
+        copies.append((copy, original.source, edit))
     return copies
 
 

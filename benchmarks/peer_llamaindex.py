@@ -1,7 +1,8 @@
 """ragkit's hybrid retrieval beside the equivalent LlamaIndex pipeline, same data, same run.
 
     python benchmarks/peer_llamaindex.py --beir "$RAGKIT_DATASETS/hotpotqa_dev/derived_beir_distractor103" --json
-    python benchmarks/peer_llamaindex.py --beir "$RAGKIT_DATASETS/hotpotqa_dev/derived_beir_distractor103" --chunks 100000
+    python benchmarks/peer_llamaindex.py --chunks 100000 \
+        --beir "$RAGKIT_DATASETS/hotpotqa_dev/derived_beir_distractor103"
 
 The LlamaIndex side is its usual server-less hybrid setup (GitHub issue 5): a ``VectorStoreIndex`` on
 ``QdrantVectorStore`` in local mode, a ``BM25Retriever``, and a ``QueryFusionRetriever`` with reciprocal-rank fusion

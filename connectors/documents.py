@@ -85,7 +85,8 @@ def _offline_unstructured() -> None:
         return spacy.load(model, exclude=exclude)
 
     def refuse_download() -> None:
-        raise RuntimeError(f"spaCy model {model!r} is not installed; pip install 'ragkit[docs]' (nothing is downloaded)")
+        raise RuntimeError(f"spaCy model {model!r} is not installed; pip install 'ragkit[docs]' "
+                           "(nothing is downloaded)")
 
     # Private hooks of unstructured 0.27 (pinned <0.28 in pyproject); the network audit test guards them.
     tokenize._load_spacy_model = load_model
@@ -106,7 +107,8 @@ def parse_document(source: str, data: bytes, kind: FileType, metadata: Mapping[s
         raise
     except Exception as exc:  # parsers raise anything from struct.error to KeyError on broken files
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise IngestError(source, f"could not be parsed as {kind.value.upper()} ({first_line})", SkipCode.PARSE_ERROR) from exc
+        raise IngestError(source, f"could not be parsed as {kind.value.upper()} ({first_line})",
+                          SkipCode.PARSE_ERROR) from exc
     parts: list[tuple[str, ElementKind, dict[str, Any]]] = []
     if extra.get("subject"):  # an e-mail's subject is its title
         parts.append((str(extra["subject"]), ElementKind.TITLE, {"depth": 0}))

@@ -59,7 +59,8 @@ class FileItem:
                 return handle.read(self.max_bytes + 1)
         except OSError as exc:
             raise IngestError(
-                self.source, f"cannot be read ({exc.strerror or exc}); check it exists and is readable", SkipCode.UNREADABLE
+                self.source, f"cannot be read ({exc.strerror or exc}); check it exists and is readable",
+                SkipCode.UNREADABLE
             ) from exc
 
     def fingerprint(self) -> str:

@@ -91,7 +91,8 @@ def markdown_parts(text: str) -> list[tuple[str, ElementKind, dict[str, Any]]]:
             flush()
             kind = ElementKind.LIST_ITEM
             block = [line.strip()]
-        elif "|" in line and (kind is ElementKind.TABLE or (i + 1 < len(lines) and _TABLE_DELIMITER.match(lines[i + 1]))):
+        elif "|" in line and (kind is ElementKind.TABLE
+                              or (i + 1 < len(lines) and _TABLE_DELIMITER.match(lines[i + 1]))):
             if kind is not ElementKind.TABLE:
                 flush()
                 kind = ElementKind.TABLE

@@ -136,9 +136,11 @@ def load_flag_model(class_name: str, path: str, model_id: str, purpose: str) -> 
 
 
 def resolve_model_path(model: str) -> str:
-    """Map a model id to what to load: a local folder if ``model`` is one, packaged weights if we ship them, else the id."""
+    """Map a model id to what to load: a local folder if ``model`` is one, packaged weights if we ship them, else the
+    id."""
     if not model or not model.strip():
-        raise ConfigError("model id is empty; pass a hub id such as 'sentence-transformers/all-MiniLM-L6-v2' or a folder")
+        raise ConfigError("model id is empty; pass a hub id such as 'sentence-transformers/all-MiniLM-L6-v2' or a "
+                          "folder")
     if Path(model).expanduser().is_dir():
         return str(Path(model).expanduser().resolve())
     packaged = _PACKAGED_MODELS.get(model)
@@ -409,6 +411,7 @@ def make_embedder(name: str) -> Embedder:
         return FlagM3Embedder(name.split(":", 1)[1])
     if name.startswith("onnx-int8:"):
         if name != ONNX_INT8_MINILM:
-            raise ConfigError(f"no int8 ONNX build of {name.split(':', 1)[1]!r} ships with ragkit; use {ONNX_INT8_MINILM!r}")
+            raise ConfigError(f"no int8 ONNX build of {name.split(':', 1)[1]!r} ships with ragkit; "
+                              f"use {ONNX_INT8_MINILM!r}")
         return OnnxMiniLMEmbedder()
     return SentenceTransformerEmbedder(name)

@@ -101,7 +101,8 @@ def matches(conditions: tuple[Condition, ...], payload: Mapping[str, Any]) -> bo
     """Whether a point's payload (``document_payload``) meets every condition, as the index would judge it: a list
     field matches when any of its values does. For results that do not come from the index (graph retrieval)."""
     for condition in conditions:
-        value = payload.get(condition.key) if condition.key in DOCUMENT_KEYS else payload.get("meta", {}).get(condition.key)
+        where = payload if condition.key in DOCUMENT_KEYS else payload.get("meta", {})
+        value = where.get(condition.key)
         values = value if isinstance(value, list) else [] if value is None else [value]
         if not any(_meets(condition, v) for v in values):
             return False

@@ -98,7 +98,8 @@ class KnowledgeBase:
         """
         directory = Path(path).expanduser().absolute()
         if directory.exists() and not directory.is_dir():
-            raise KnowledgeBaseError(f"{directory} exists and is not a directory; choose a folder for the knowledge base")
+            raise KnowledgeBaseError(f"{directory} exists and is not a directory; choose a folder for the knowledge "
+                                     "base")
         directory.mkdir(parents=True, exist_ok=True)
         lock = DirectoryLock(directory)
         lock.acquire()
@@ -250,7 +251,8 @@ class KnowledgeBase:
         """The entity graph, to explore: ``kb.graph.entity("Holmes")``, ``kb.graph.paths(a, b)``, ``to_networkx()``."""
         self._check_open()
         if self._graph is None:
-            raise ConfigError(f"knowledge base {self.path} has no entity graph; create it with KBConfig(graph='embedded')")
+            raise ConfigError(f"knowledge base {self.path} has no entity graph; create it with "
+                              "KBConfig(graph='embedded')")
         return self._graph.view
 
     def stats(self) -> dict[str, Any]:

@@ -104,7 +104,8 @@ class Document:
                 continue
             extra = {k: v for k, v in attributes.items() if k not in ("page", "depth")}
             start = position + (2 if pieces else 0)
-            elements.append(Element(kind, start, start + len(text), attributes.get("page"), attributes.get("depth"), extra))
+            elements.append(Element(kind, start, start + len(text), attributes.get("page"), attributes.get("depth"),
+                                    extra))
             pieces.append(text)
             position = start + len(text)
         return cls(source, "\n\n".join(pieces), metadata, tuple(elements))

@@ -255,7 +255,8 @@ class GraphConfig:
         """(uri, database, auth) for a Neo4j store, from these settings and the environment."""
         uri = self.uri or os.environ.get("NEO4J_URI")
         if not uri:
-            raise ConfigError("a neo4j graph store needs a server: set GraphConfig(uri='bolt://host:7687') or $NEO4J_URI")
+            raise ConfigError("a neo4j graph store needs a server: set GraphConfig(uri='bolt://host:7687') or "
+                              "$NEO4J_URI")
         password = os.environ.get(self.password_env)
         auth = (os.environ.get("NEO4J_USER", "neo4j"), password) if password else None
         return uri, self.database or os.environ.get("NEO4J_DATABASE"), auth

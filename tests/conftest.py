@@ -124,4 +124,5 @@ def datasets_dir() -> Path:
     for candidate in filter(None, candidates):
         if (Path(candidate) / "scifact_beir").is_dir():
             return Path(candidate)
-    raise RuntimeError(f"shared datasets not found (looked in {candidates}); set RAGKIT_DATASETS to the datasets folder")
+    raise RuntimeError(f"shared datasets not found (looked in {candidates}); set RAGKIT_DATASETS to the datasets "
+                       "folder")

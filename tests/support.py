@@ -46,9 +46,11 @@ def small_beir(scifact: Path, folder: Path, queries: int = 12, distractors: int 
     (folder / "qrels").mkdir(parents=True)
     (folder / "corpus.jsonl").write_text("".join(corpus))
     (folder / "queries.jsonl").write_text("".join(
-        line + "\n" for line in (scifact / "queries.jsonl").read_text().splitlines() if json.loads(line)["_id"] in chosen
+        line + "\n" for line in (scifact / "queries.jsonl").read_text().splitlines()
+        if json.loads(line)["_id"] in chosen
     ))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in kept))
+    rows = "".join("\t".join(r) + "\n" for r in kept)
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + rows)
     return folder
 
 

@@ -21,7 +21,8 @@ def test_local_folders_resolve_to_themselves_and_other_ids_pass_through(tmp_path
 
 
 def test_embeddings_are_normalised_and_similar_texts_are_close(embedder):
-    vectors = embedder.embed_documents(["The cat sat on the mat.", "A cat was sitting on a mat.", "Quarterly tax filing"])
+    texts = ["The cat sat on the mat.", "A cat was sitting on a mat.", "Quarterly tax filing"]
+    vectors = embedder.embed_documents(texts)
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.7 > vectors[0] @ vectors[2]
@@ -146,6 +147,7 @@ def test_bge_m3_path_through_flagembedding(tmp_path):
     assert isinstance(embedder, FlagM3Embedder) and embedder.dimension == 32
     vectors = embedder.embed_documents(["first text", "second, different text"])
     assert vectors.shape == (2, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    with KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=embedder.name, chunking={"size": 64}), embedder=embedder) as kb:
+    config = KBConfig(embedder=embedder.name, chunking={"size": 64})
+    with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
         kb.ingest([Document("a", "The cafeteria opens at 7:30.")])
         assert kb.search("cafeteria", k=1, mode="sparse")[0].source == "a"

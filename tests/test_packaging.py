@@ -3,14 +3,14 @@ a public signature names importable from ``ragkit``."""
 
 from __future__ import annotations
 
-import pytest
-
 import inspect
 import subprocess
 import sys
 import typing
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 import ragkit
 

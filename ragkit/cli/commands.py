@@ -161,8 +161,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     parser = options.command(sub, "ingest", "add or update files and folders", ingest, render.report)
     parser.add_argument("paths", nargs="*", help="files, folders or globs (a folder is synced: vanished files are "
                         "removed)")
-    parser.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching (repeatable)")
-    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files matching (repeatable)")
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="only files matching (repeatable)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="skip files matching (repeatable)")
     parser.add_argument("--max-mb", type=float, default=64.0, help="skip files larger than this (default 64)")
     parser.add_argument("--ocr", action="store_true", help="OCR PDFs that have no text layer (needs tesseract)")
     parser.add_argument("--url", action="append", default=[], help="a web page to ingest (repeatable)")

@@ -59,7 +59,8 @@ def load_beir(folder: str | Path, split: str = "test") -> BeirDataset:
     corpus = {}
     for record in _records(folder, "corpus"):
         title, text = record.get("title") or "", record.get("text") or ""
-        corpus[str(record["_id"])] = Document(str(record["_id"]), f"{title}\n\n{text}" if title else text, {"title": title})
+        doc_id = str(record["_id"])
+        corpus[doc_id] = Document(doc_id, f"{title}\n\n{text}" if title else text, {"title": title})
     queries, answers = {}, {}
     for record in _records(folder, "queries"):
         if (query := str(record["_id"])) in qrels:

@@ -2,8 +2,8 @@
 
 Each SQuAD-format article becomes one long document (its paragraphs joined by blank lines). An answerable question
 counts as found at k when one of its top-k chunks contains one of its answer texts. Reported per chunker: answer
-recall@1 and @5, chunk count, the knowledge base's size on disk, chunking time and throughput (semantic chunking's sentence
-embeddings included).
+recall@1 and @5, chunk count, the knowledge base's size on disk, chunking time and throughput (semantic chunking's
+sentence embeddings included).
 """
 
 from __future__ import annotations

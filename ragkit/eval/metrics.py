@@ -45,7 +45,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def evaluate_run(
-    run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], *, recall_ks: Sequence[int] = (2, 5, 10, 100)
+    run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]], *,
+    recall_ks: Sequence[int] = (2, 5, 10, 100)
 ) -> dict[str, float]:
     """Mean metrics over the queries of ``qrels`` (a query missing from ``run`` counts as an empty ranking)."""
     if not qrels:

@@ -81,7 +81,8 @@ class EdgeIndex:
         records = [
             qe.Point(
                 point.id,
-                {VectorName.DENSE.value: self._vector(point.dense), VectorName.SPARSE.value: self._vector(point.sparse)},
+                {VectorName.DENSE.value: self._vector(point.dense),
+                 VectorName.SPARSE.value: self._vector(point.sparse)},
                 dict(point.payload),
             )
             for point in points

@@ -76,7 +76,8 @@ class QdrantIndex:
         structs = [
             self._models.PointStruct(
                 id=point.id,
-                vector={VectorName.DENSE.value: self._vector(point.dense), VectorName.SPARSE.value: self._vector(point.sparse)},
+                vector={VectorName.DENSE.value: self._vector(point.dense),
+                        VectorName.SPARSE.value: self._vector(point.sparse)},
                 payload=dict(point.payload),
             )
             for point in points

@@ -270,7 +270,8 @@ class DocumentStore:
                         added.append(terms)
                     db.execute(
                         "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata, "
-                        "terms, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_id) DO UPDATE SET "
+                        "terms, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT(chunk_id) DO UPDATE SET "
                         "ordinal = excluded.ordinal, start = excluded.start, end = excluded.end, "
                         "n_terms = excluded.n_terms, state = excluded.state, metadata = excluded.metadata",
                         (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms.length, state,

@@ -12,7 +12,8 @@ WORDS = ["the", "model", "reads", "tokens", "internationalization", "e.g.", "Dr.
          "U.S.", "chunk", "retrieval", "北京", "是", "首都", "naïve", "café", "(see", "Fig.", "2)", "a", "I"]
 ENDS = [".", "!", "?", "。", "！", "；", ""]
 
-sentence = st.builds(lambda words, end: " ".join(words) + end, st.lists(st.sampled_from(WORDS), min_size=1, max_size=40),
+sentence = st.builds(lambda words, end: " ".join(words) + end,
+                     st.lists(st.sampled_from(WORDS), min_size=1, max_size=40),
                      st.sampled_from(ENDS))
 paragraph = st.builds(" ".join, st.lists(sentence, min_size=1, max_size=12))
 table = st.builds(lambda rows: "\n".join(" | ".join(r) for r in rows),

@@ -46,7 +46,8 @@ def test_cleaner_cleans_elements_and_drops_page_furniture():
     cleaned = Cleaner(CleaningConfig()).clean(document)
     assert cleaned.text == "Results & outlook\n\nRevenue grew by 12 % in the year."
     assert [(e.kind, e.page, e.depth, cleaned.text[e.start:e.end]) for e in cleaned.elements] == [
-        (ElementKind.TITLE, 1, 0, "Results & outlook"), (ElementKind.TEXT, 1, None, "Revenue grew by 12 % in the year.")]
+        (ElementKind.TITLE, 1, 0, "Results & outlook"),
+        (ElementKind.TEXT, 1, None, "Revenue grew by 12 % in the year.")]
     with pytest.raises(IngestError) as refused:
         Cleaner(CleaningConfig()).clean(Document("b.txt", "spam spam\n" * 30))
     assert refused.value.code is SkipCode.LOW_INFORMATION

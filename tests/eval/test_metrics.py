@@ -21,7 +21,8 @@ def test_metrics_match_pytrec_eval_on_random_runs():
     qrels, run = _random_case(random.Random(7))
     # pytrec_eval ranks by score; give strictly decreasing scores so both sides see the same order.
     scored = {q: {doc: float(len(ranking) - i) for i, doc in enumerate(ranking)} for q, ranking in run.items()}
-    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.5", "recall.10", "recall.100", "recip_rank"})
+    measures = {"ndcg_cut.10", "recall.5", "recall.10", "recall.100", "recip_rank"}
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, measures)
     reference = evaluator.evaluate(scored)
     for q, judged in qrels.items():
         expected = reference.get(q, {})

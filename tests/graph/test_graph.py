@@ -85,7 +85,8 @@ def test_extraction_keeps_provenance_and_resolves_aliases(extractor: SpacyExtrac
         assert doc.text[m.start : m.end] == m.surface  # offsets point into the document, not the chunk
         assert m.sentence_start <= m.start < m.end <= m.sentence_end
         assert m.chunk_id == "c1"
-    assert any(r.label == "co-occurs" and {r.source, r.target} == {"london", "sherlock holmes"} for r in graph.relations)
+    assert any(r.label == "co-occurs" and {r.source, r.target} == {"london", "sherlock holmes"}
+               for r in graph.relations)
     assert any(r.label != "co-occurs" for r in graph.relations)  # a subject-verb-object relation
     assert not any(m.label in ("DATE", "CARDINAL") for m in graph.mentions)
 

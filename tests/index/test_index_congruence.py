@@ -25,7 +25,8 @@ def test_edge_and_qdrant_server_path_agree(tmp_path, embedder):
         server.ingest(docs)
         for query in QUERIES:
             for mode in ("dense", "sparse"):
-                a, b = _tie_groups(edge.search(query, k=8, mode=mode)), _tie_groups(server.search(query, k=8, mode=mode))
+                a = _tie_groups(edge.search(query, k=8, mode=mode))
+                b = _tie_groups(server.search(query, k=8, mode=mode))
                 assert [score for score, _ in a] == pytest.approx([score for score, _ in b], rel=1e-4), (query, mode)
                 # Engines may order exact ties differently, and a tie at the cut-off may keep different members.
                 assert [ids for _, ids in a[:-1]] == [ids for _, ids in b[:-1]], (query, mode)
@@ -61,7 +62,8 @@ def test_qdrant_index_contract_roundtrip():
     ids = ["00000000-0000-0000-0000-00000000000" + str(i) for i in range(3)]
     index.upsert([IndexPoint(i, [1.0, float(n)], SparseVector((n + 1,), (1.0,))) for n, i in enumerate(ids)])
     assert index.ids() == set(ids)
-    dense, sparse = index.search([IndexQuery(VectorName.DENSE, [1.0, 0.0], 2), IndexQuery(VectorName.SPARSE, SparseVector((2,), (1.0,)), 5)])
+    dense, sparse = index.search([IndexQuery(VectorName.DENSE, [1.0, 0.0], 2),
+                                  IndexQuery(VectorName.SPARSE, SparseVector((2,), (1.0,)), 5)])
     assert [p.id for p in dense] == ids[:2]
     assert [p.id for p in sparse] == [ids[1]]
     index.delete([ids[1]])
