@@ -196,7 +196,7 @@ def _grounded_reply(request: dict) -> str:
 
 @pytest.fixture(scope="module")
 def llm_server() -> Iterator[str]:
-    from test_answer import ChatServer  # the chat-completions server the answer tests use
+    from support import ChatServer  # the chat-completions server the answer tests use
 
     server = ChatServer(_grounded_reply)
     yield server.url
@@ -257,6 +257,7 @@ def _failure(block: Block, detail: str) -> str:
 RUNNABLE = [page for page in PAGES if any(b.language in RUN and b.not_run is None for b in blocks(page))]
 
 
+@pytest.mark.integration  # the snippets build knowledge bases with the real embedder, servers on loopback
 @pytest.mark.parametrize("page", RUNNABLE, ids=page_id)
 def test_page_snippets_run(page: Path, tmp_path: Path, monkeypatch, request, llm_server: str, web_site: str) -> None:
     work = _workdir(tmp_path / "work")
