@@ -9,17 +9,19 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from ragkit.connectors.documents import ParseOptions
+from ragkit.connectors.records import Rejected
 from ragkit.connectors.sniff import FileType, sniff
 from ragkit.connectors.text import parse_markdown, parse_text
 
 from ragkit.errors import ConfigError, IngestError, SkipCode
-from ragkit.records import Document
+from ragkit.records import Document, storable_text
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -44,11 +46,15 @@ class FileItem:
 
     @property
     def source(self) -> str:
-        return str(self.path)
+        return storable_text(str(self.path))
 
     def _read(self) -> bytes:
         try:
-            size = self.path.stat().st_size
+            info = self.path.stat()
+            if not stat.S_ISREG(info.st_mode):  # reading a FIFO or a device would block or never end
+                raise IngestError(self.source, "is not a regular file (a pipe, socket or device); only files are "
+                                  "read", SkipCode.SPECIAL_FILE)
+            size = info.st_size
             if size > self.max_bytes:
                 raise IngestError(
                     self.source,
@@ -74,7 +80,8 @@ class FileItem:
             code, reason = _UNSUPPORTED[kind]
             raise IngestError(self.source, f"is {reason}", code)
         modified = datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
-        metadata = {"file_name": self.path.name, "file_type": kind.value, "size": len(data), "modified": modified}
+        metadata = {"file_name": storable_text(self.path.name), "file_type": kind.value, "size": len(data),
+                    "modified": modified}
         if kind in _TEXT_PARSERS:
             return _TEXT_PARSERS[kind](self.source, data, metadata)
         from ragkit.connectors.documents import parse_document
@@ -129,8 +136,9 @@ def _has_magic(text: str) -> bool:
 class FileConnector:
     """The files under ``root`` that match ``include`` and not ``exclude`` (globs relative to ``root``).
 
-    Hidden files and folders are skipped unless ``hidden``; symlinked folders are followed only with
-    ``follow_symlinks`` (loops are detected); files over ``max_bytes`` are reported, not read.
+    Hidden files and folders are skipped unless ``hidden``; symbolic links — to folders or to files, which may lie
+    outside ``root`` — are followed only with ``follow_symlinks`` (loops are detected), and a symlinked file is
+    otherwise reported as skipped; files over ``max_bytes`` are reported, not read.
     """
 
     root: Path
@@ -165,12 +173,13 @@ class FileConnector:
 
     @property
     def sync_prefix(self) -> str:
-        return str(self.root) + os.sep if self.root.is_dir() else str(self.root)
+        root = storable_text(str(self.root))
+        return root + os.sep if self.root.is_dir() else root
 
     def owns(self, source: str) -> bool:
         """Whether ``source`` is a file this connector would ingest if it existed."""
         if self.root.is_file() or not self.root.is_dir():
-            return source == str(self.root)
+            return source == storable_text(str(self.root))
         if not source.startswith(self.sync_prefix):
             return False
         relative = source[len(self.sync_prefix) :].replace(os.sep, "/")
@@ -180,7 +189,7 @@ class FileConnector:
             return False
         return not any(p.match(relative) for p in self._exclude)
 
-    def items(self) -> Iterator[FileItem]:
+    def items(self) -> Iterator[FileItem | Rejected]:
         if not self.root.is_dir():  # a single file, or a missing path that is reported as unreadable
             yield FileItem(self.root, self.max_bytes, self.options)
             return
@@ -195,5 +204,11 @@ class FileConnector:
             subfolders[:] = sorted(name for name in subfolders if self.hidden or not name.startswith("."))
             for name in sorted(names):
                 path = Path(folder) / name
-                if self.owns(str(path)):
+                source = storable_text(str(path))
+                if not self.owns(source):
+                    continue
+                if path.is_symlink() and not self.follow_symlinks:
+                    yield Rejected(source, f"is a symbolic link (to {storable_text(os.readlink(path))}); symlinked "
+                                   "files are read only with follow_symlinks=True", SkipCode.SYMLINK)
+                else:
                     yield FileItem(path, self.max_bytes, self.options)

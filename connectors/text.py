@@ -28,14 +28,20 @@ def decode_text(source: str, data: bytes) -> tuple[str, str]:
         return data.decode(encoding or "utf-8"), encoding or "utf-8"
     except UnicodeDecodeError as exc:
         error = exc
+    if encoding is not None and encoding.startswith("utf-16") and len(data) % 2:
+        try:  # one stray byte after the last whole UTF-16 code unit: a truncated or padded file
+            return data[:-1].decode(encoding), encoding
+        except UnicodeDecodeError:
+            pass
     from charset_normalizer import from_bytes
 
     guess = from_bytes(data).best()
     if guess is None or guess.encoding is None:
+        named = (encoding or "utf-8").upper().replace("-SIG", "").replace("UTF-16-", "UTF-16 ")
         raise IngestError(
             source,
-            f"is not valid UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}) and its encoding could not "
-            "be detected; re-save it as UTF-8",
+            f"is not valid {named} (byte 0x{data[error.start]:02x} at offset {error.start}) and its encoding could "
+            "not be detected; re-save it as UTF-8",
             SkipCode.ENCODING,
         )
     return str(guess), guess.encoding

@@ -73,6 +73,8 @@ class SkipCode(str, Enum):
     LOW_INFORMATION = "low_information"
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
+    SYMLINK = "symlink"
+    SPECIAL_FILE = "special_file"
     INVALID = "invalid"
 
 

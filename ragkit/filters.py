@@ -12,6 +12,8 @@ backend translates the conditions to its own query language.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Union
@@ -75,26 +77,55 @@ def parse_filter(spec: Mapping[str, Any] | None) -> tuple[Condition, ...]:
         raise ConfigError(f"a filter is a mapping of field to value, list or range, got {spec!r}")
     conditions: list[Condition] = []
     for key, value in spec.items():
-        if not isinstance(key, str) or not key:
-            raise ConfigError(f"filter keys are field names, got {key!r}")
+        _check_key(key)
         if isinstance(value, Mapping):
             unknown = set(value) - set(_RANGE_OPERATORS)
             if unknown or not value:
                 raise ConfigError(f"range filter on {key!r} takes gt, gte, lt, lte; got {sorted(map(str, value))}")
             bounds = list(value.values())
             dates = all(_is_date(b) for b in bounds)
-            if not dates and not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds):
-                raise ConfigError(f"range filter on {key!r} needs numbers or ISO-8601 dates, got {dict(value)}")
+            if not dates and not all(_is_number(b) for b in bounds):
+                raise ConfigError(f"range filter on {key!r} needs finite numbers or ISO-8601 dates, got {dict(value)}")
             conditions.append(Range(key, dates=dates, **dict(value)))
         elif isinstance(value, (list, tuple, set)):
             if not value:
                 raise ConfigError(f"filter on {key!r} lists no values")
+            for item in value:
+                _check_match_value(key, item)
             conditions.append(Match(key, tuple(value)))
-        elif isinstance(value, (str, int, bool)):
-            conditions.append(Match(key, (value,)))
         else:
-            raise ConfigError(f"filter on {key!r}: match a string, integer or boolean, or give a range; got {value!r}")
+            _check_match_value(key, value)
+            conditions.append(Match(key, (value,)))
     return tuple(conditions)
+
+
+# A field name the index addresses as one key (a dot would read as a path into nested values).
+_KEY = re.compile(r"\w[\w -]{0,127}")
+_INT64 = 2**63
+
+
+def _check_key(key: Any) -> None:
+    if not isinstance(key, str) or not _KEY.fullmatch(key) or key != key.strip():
+        raise ConfigError(f"filter keys are metadata field names — letters, digits, '_', '-' and inner spaces, at "
+                          f"most 128 — got {key!r}")
+
+
+def _check_match_value(key: str, value: Any) -> None:
+    """A value to match: a string of valid Unicode, a 64-bit integer or a boolean."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(f"filter on {key!r}: {value!r} is not valid Unicode text") from None
+    elif isinstance(value, bool) or (isinstance(value, int) and -_INT64 <= value < _INT64):
+        pass
+    else:
+        raise ConfigError(f"filter on {key!r}: match a string, a 64-bit integer or a boolean (or a list of them), or "
+                          f"give a range; got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def matches(conditions: tuple[Condition, ...], payload: Mapping[str, Any]) -> bool:

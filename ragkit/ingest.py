@@ -34,6 +34,7 @@ from ragkit.records import (
     SourceItem,
     SourceOutcome,
     SyncedConnector,
+    storable_text,
 )
 from ragkit.registry import DocumentWrite, Registry, embed_hash
 from ragkit.settings import ChunkerKind, KBConfig, parse_enum
@@ -100,11 +101,10 @@ class Preparer:
         document = item.load()
         if document.source != item.source:
             raise IngestError(item.source, f"its loader returned a document for another source ({document.source})")
-        try:
-            document.text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise IngestError(item.source, f"holds text that is not valid Unicode ({exc.reason})",
-                              SkipCode.ENCODING) from exc
+        for what, value in [("text", document.text), ("metadata", dict(document.metadata))]:
+            if not _valid_unicode(value):
+                raise IngestError(item.source, f"holds {what} that is not valid Unicode (a lone surrogate, as "
+                                  "undecodable bytes become); decode it before ingesting", SkipCode.ENCODING)
         return document
 
     def _chunker(self, kind: ChunkerKind | None) -> Chunker:
@@ -148,10 +148,14 @@ class Writer:
         seen: dict[str, None] = {}  # sources in input order
         batch: list[_Prepared] = []
         for item, chunker in items:
-            if item.source in seen:
+            source = storable_text(item.source)
+            if source in seen:
                 continue
-            seen[item.source] = None
+            seen[source] = None
             try:
+                if source != item.source:
+                    raise IngestError(source, "has a source name that is not valid Unicode; name it with decoded "
+                                      "text", SkipCode.ENCODING)
                 fingerprint = item.fingerprint()
                 existing = self._documents.document(item.source)
                 if existing is not None and existing.fingerprint == fingerprint:
@@ -161,7 +165,7 @@ class Writer:
                 outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
                 batch.append(_Prepared(self._preparer.prepare(item, fingerprint, chunker), outcome))
             except IngestError as exc:
-                report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
+                report.append(SourceOutcome(source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
                 continue
             if len(batch) >= batch_size:
                 embedded += self._write(batch, report)
@@ -291,6 +295,17 @@ class Writer:
             self._graph.delete(work.deleting_documents)
         self._write_graph([(d.id, self._documents.document_chunks(d.id)) for d in work.documents])
         self._apply_deletions()
+
+
+def _valid_unicode(value: Any) -> bool:
+    """Whether every string in ``value`` (nested in lists and mappings, keys included) encodes as UTF-8."""
+    if isinstance(value, str):
+        return storable_text(value) == value
+    if isinstance(value, Mapping):
+        return all(_valid_unicode(key) and _valid_unicode(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_valid_unicode(item) for item in value)
+    return True
 
 
 def _payload(document: Document) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from ragkit.graph.themes import themes_answer
 from ragkit.index import EdgeIndex, QdrantIndex, VectorIndex
 from ragkit.ingest import Ingestible, Preparer, Writer
 from ragkit.lock import DirectoryLock
-from ragkit.records import Answer, Document, Hit, IngestReport
+from ragkit.records import Answer, Document, Hit, IngestReport, storable_text
 from ragkit.registry import REGISTRY_FILE, DocumentRow, Registry
-from ragkit.retrieve import Retriever, SearchResult
+from ragkit.retrieve import Retriever, SearchResult, checked_k, checked_text
 from ragkit.settings import (
     GraphKind,
     IndexKind,
@@ -210,8 +210,7 @@ class KnowledgeBase:
         are ranked with it), and the LLM sees the whole conversation.
         """
         self._check_open()
-        if not question.strip():
-            raise ConfigError("the question is empty")
+        question, k = checked_text(question, "question"), checked_k(k)
         if parse_enum(SearchMode, mode, "search mode") is SearchMode.GLOBAL:  # themes ranked with the previous turn
             searched = contextual_query(question, conversation(history))
             answer = themes_answer(question, self._retriever.search(searched or question, k, mode, filter).hits)
@@ -271,7 +270,8 @@ class KnowledgeBase:
         """A document by source, document id, or a relative path to a file."""
         key = str(source_or_doc_id)
         documents = self._registry.documents
-        return documents.find(key) or documents.find(str(Path(key).expanduser().absolute()))
+        return (documents.find(storable_text(key))
+                or documents.find(storable_text(str(Path(key).expanduser().absolute()))))
 
     def _check_open(self) -> None:
         if self._closed:

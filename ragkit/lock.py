@@ -26,6 +26,11 @@ class DirectoryLock:
         except BlockingIOError:
             holder = os.pread(handle, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(handle)
+            if holder == str(os.getpid()):
+                raise KnowledgeBaseLocked(
+                    f"knowledge base {self._path.parent} is already open in this process; use that KnowledgeBase "
+                    "object (it may be shared between threads), or close it first (kb.close(), or a with block)"
+                ) from None
             raise KnowledgeBaseLocked(
                 f"knowledge base {self._path.parent} is open in another process (pid {holder}). An embedded "
                 "knowledge base is opened by one process at a time: close it there (kb.close()) or wait for it to "

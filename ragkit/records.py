@@ -23,6 +23,15 @@ def stable_hash(*parts: str) -> str:
     return digest.hexdigest()
 
 
+def storable_text(text: str) -> str:
+    """``text`` as valid Unicode: the lone surrogates Python keeps for bytes that are not UTF-8 (file names and
+    command-line arguments on Linux) written out as ``\\xNN`` — so a source can be stored, shown and found again."""
+    if not any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return text
+    return "".join(f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF
+                   else f"\\u{ord(ch):04x}" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+
+
 @functools.lru_cache(maxsize=65_536)
 def doc_id_for(source: str) -> str:
     """A document's id: one per source, so re-ingesting a changed file replaces it instead of adding a copy."""

@@ -23,6 +23,31 @@ from ragkit.registry import BM25Statistics, DocumentStore
 from ragkit.rerank import Reranker, make_reranker
 from ragkit.settings import RetrievalConfig, SearchMode, parse_enum
 
+MAX_HITS = 10_000  # the most hits one search returns (and ``ask`` judges)
+
+
+def checked_k(k: Any) -> int:
+    """``k`` as the number of hits to return, or a ConfigError that names it."""
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise ConfigError(f"k is the number of hits, a whole number from 1 to {MAX_HITS}; got {k!r}")
+    if not 1 <= k <= MAX_HITS:
+        raise ConfigError(f"k must be between 1 and {MAX_HITS}, got {k}")
+    return k
+
+
+def checked_text(text: Any, what: str) -> str:
+    """A query or question as text: a non-empty string of valid Unicode, or a ConfigError that says what is wrong."""
+    if not isinstance(text, str):
+        raise ConfigError(f"the {what} must be text, got {type(text).__name__}")
+    if not text.strip():
+        raise ConfigError(f"the {what} is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"the {what} is not valid Unicode: it holds {text[exc.start]!r} at position {exc.start} "
+                          "(a lone surrogate, as undecodable bytes become); pass text decoded as UTF-8") from None
+    return text
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -69,10 +94,8 @@ class Retriever:
     def search(self, query: str, k: int = 10, mode: SearchMode | str = SearchMode.HYBRID,
                filter: Mapping[str, Any] | None = None) -> SearchResult:
         mode = parse_enum(SearchMode, mode, "search mode")
-        if k < 1:
-            raise ConfigError(f"k must be at least 1, got {k}")
-        if not query.strip():
-            raise ConfigError("the query is empty")
+        k = checked_k(k)
+        query = checked_text(query, "query")
         conditions = parse_filter(filter)
         config = self.config
         keep = max(k, config.rerank_depth) if self._reranker else k  # the reranker reorders more than it returns

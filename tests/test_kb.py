@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -125,14 +126,15 @@ def test_documents_can_be_ingested_directly(tmp_path, embedder):
 
 def test_a_second_writer_is_refused(tmp_path, embedder):
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder):
-        with pytest.raises(KnowledgeBaseLocked, match="open in another process"):
+        with pytest.raises(KnowledgeBaseLocked, match="already open in this process; use that KnowledgeBase"):
             KnowledgeBase.open(tmp_path / "kb", embedder=embedder)
         other = subprocess.run(
             [sys.executable, "-m", "ragkit", "stats", "--kb", str(tmp_path / "kb"), "--json"],
             capture_output=True, text=True, timeout=300,
         )
         assert other.returncode == 1
-        assert json.loads(other.stdout)["type"] == "KnowledgeBaseLocked"
+        refused = json.loads(other.stdout)
+        assert refused["type"] == "KnowledgeBaseLocked" and f"another process (pid {os.getpid()})" in refused["error"]
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:  # released on close
         assert kb.stats()["documents"] == 0
 

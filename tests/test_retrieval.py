@@ -96,7 +96,7 @@ def test_bad_filters_and_retrieval_settings_are_refused(tmp_path, embedder):
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
         with pytest.raises(ConfigError, match="range filter on 'year' takes gt, gte, lt, lte"):
             kb.search("x", filter={"year": {"from": 2020}})
-        with pytest.raises(ConfigError, match="needs numbers or ISO-8601 dates"):
+        with pytest.raises(ConfigError, match="needs finite numbers or ISO-8601 dates"):
             kb.search("x", filter={"year": {"gte": "last year"}})
         with pytest.raises(ConfigError, match="lists no values"):
             kb.search("x", filter={"team": []})

@@ -10,7 +10,7 @@ from typing import Any
 
 from ragkit.cli import options, render
 from ragkit.errors import ConfigError, RagkitError
-from ragkit.records import Answer, IngestReport
+from ragkit.records import Answer, IngestReport, storable_text
 from ragkit.retrieve import SearchResult
 from ragkit.settings import ChunkerKind, GraphKind
 
@@ -151,8 +151,8 @@ def graph(args: argparse.Namespace) -> Any:
 
 
 def delete(args: argparse.Namespace) -> dict[str, list[str]]:
-    with options.open_kb(args) as kb:
-        results = {source: kb.delete(source) for source in args.sources}
+    with options.open_kb(args) as kb:  # a name that is not UTF-8 is shown as the knowledge base stores it
+        results = {storable_text(source): kb.delete(source) for source in args.sources}
     return {"deleted": [s for s, ok in results.items() if ok], "not_found": [s for s, ok in results.items() if not ok]}
 
 

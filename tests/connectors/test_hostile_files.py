@@ -1,0 +1,92 @@
+"""Files a hostile but fair user puts in a folder: names that are not UTF-8, symlinks out of the folder, pipes,
+truncated UTF-16. Each becomes a clean skip or a correct result, and the rest of the folder is ingested."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ragkit.connectors import FileConnector
+from ragkit.connectors.files import FileItem
+
+from ragkit import KnowledgeBase, Outcome, SkipCode
+
+VACATION = "Employees receive 25 days of paid vacation per year, and unused days carry over until March."
+
+
+def test_a_file_name_that_is_not_utf8_is_ingested_found_and_deleted(tmp_path, embedder):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "plain.txt").write_text("The cafeteria opens at 7:30 every weekday and closes at three.")
+    odd = os.fsencode(folder) + b"/bad\xffname.txt"  # printf x > $'d/bad\xffname.txt'
+    Path(os.fsdecode(odd)).write_text(VACATION)
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        report = kb.ingest(folder)
+        assert report.counts()["added"] == 2, report.items
+        shown = str(folder / "bad\\xffname.txt")  # the undecodable byte, written out
+        assert {item.source for item in report.items} == {str(folder / "plain.txt"), shown}
+        assert kb.search("paid vacation days", k=1)[0].metadata["file_name"] == "bad\\xffname.txt"
+        assert kb.ingest(folder).counts()["unchanged"] == 2  # the same name maps to the same document
+        assert kb.delete(os.fsdecode(odd))  # by the path as Python reads it from the file system
+        assert kb.stats()["documents"] == 1
+
+
+def test_the_command_line_ingests_and_deletes_a_name_that_is_not_utf8(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    odd = os.fsencode(folder) + b"/bad\xffname.txt"
+    with open(odd, "w") as handle:
+        handle.write(VACATION)
+    command = [sys.executable, "-m", "ragkit"]
+    ingest = subprocess.run([*command, "ingest", str(folder), "--kb", str(tmp_path / "kb"), "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    assert json.loads(ingest.stdout)["counts"]["added"] == 1
+    delete = subprocess.run([*[os.fsencode(part) for part in command], b"delete", odd, b"--kb",
+                             os.fsencode(tmp_path / "kb"), b"--json"], capture_output=True, timeout=300)
+    assert delete.returncode == 0, delete.stderr[-2000:]
+    assert json.loads(delete.stdout)["deleted"] == [str(folder / "bad\\xffname.txt")]
+
+
+def test_a_symlink_out_of_the_folder_is_skipped_unless_asked_for(tmp_path, embedder):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("The root password of the production database is hunter2, rotated every quarter.")
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "vacation.txt").write_text(VACATION)
+    (folder / "passwd_link.txt").symlink_to(outside)  # ln -s /etc/passwd d/passwd_link.txt
+    with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
+        report = kb.ingest(folder).by_source()
+        link = report[str(folder / "passwd_link.txt")]
+        assert link.outcome is Outcome.SKIPPED and link.code is SkipCode.SYMLINK
+        assert str(outside) in link.reason and "follow_symlinks=True" in link.reason
+        assert report[str(folder / "vacation.txt")].outcome is Outcome.ADDED
+        assert all("hunter2" not in hit.text for hit in kb.search("production database password", k=5))
+        followed = kb.ingest(FileConnector(folder, follow_symlinks=True)).by_source()
+        assert followed[str(folder / "passwd_link.txt")].outcome is Outcome.ADDED  # the user asked for it
+
+
+def test_a_pipe_in_the_folder_is_skipped_without_blocking(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.txt")  # reading it would wait for a writer forever
+    (folder / "note.txt").write_text(VACATION)
+    items = {Path(item.source).name: item for item in FileConnector(folder).items()}
+    assert set(items) == {"note.txt", "pipe.txt"}
+    try:
+        items["pipe.txt"].fingerprint()
+        raise AssertionError("a pipe was read")
+    except Exception as exc:
+        assert getattr(exc, "code", None) is SkipCode.SPECIAL_FILE and "not a regular file" in str(exc)
+    assert items["note.txt"].load().text == VACATION
+
+
+def test_utf16_with_a_stray_trailing_byte_is_read(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + "Die Kantine öffnet um 7:30 Uhr.".encode("utf-16-le") + b"\x00")
+    document = FileItem(path).load()
+    assert document.text == "Die Kantine öffnet um 7:30 Uhr." and document.metadata["encoding"] == "utf-16"
