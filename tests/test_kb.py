@@ -172,7 +172,7 @@ def test_bad_arguments_raise_clear_errors(tmp_path, embedder):
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
         with pytest.raises(ConfigError, match="unknown search mode 'semantic'; choose one of: dense, sparse, hybrid"):
             kb.search("x", mode="semantic")
-        with pytest.raises(ConfigError, match="k must be at least 1"):
+        with pytest.raises(ConfigError, match="k must be between 1 and 10000, got 0"):
             kb.search("x", k=0)
         with pytest.raises(ConfigError, match="cannot ingest 42"):
             kb.ingest([42])
