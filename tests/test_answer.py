@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from ragkit import AnswerStatus, Document, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
-from ragkit.answer.answerer import _points_unidentified, topic_label
-from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals, is_content_word
+from ragkit.answer.question import is_content_word, points_unidentified, topic_label
+from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals
 from ragkit.errors import ConfigError
 from ragkit.records import Hit, RetrieverScore
 from ragkit.sparse import BM25Encoder
@@ -324,16 +324,16 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
     assert underspecified_noun("Does this Superior Court publish its roster?", []) == "Superior Court"  # whole name
     assert underspecified_noun("Does Ann know that he follows the rules?", ["Ann"]) is None  # "that he": a clause
-    assert _points_unidentified("What are the services offered by this state library?", "state")
-    assert not _points_unidentified("Who wrote this song that was inspired by words on a tombstone?", "song")
-    assert not _points_unidentified("Risk rises with weight, and this association is strongest in women", "association")
-    assert not _points_unidentified("Is that rule in this state library?", "rule")  # "this state" is not the noun
+    assert points_unidentified("What are the services offered by this state library?", "state")
+    assert not points_unidentified("Who wrote this song that was inspired by words on a tombstone?", "song")
+    assert not points_unidentified("Risk rises with weight, and this association is strongest in women", "association")
+    assert not points_unidentified("Is that rule in this state library?", "rule")  # "this state" is not the noun
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 
 
 def test_a_definite_description_the_conversation_never_introduced():
-    from ragkit.answer.answerer import unintroduced_description
+    from ragkit.answer.question import unintroduced_description
 
     cells = ["How do cells keep different concentrations of proteins?"]
     assert unintroduced_description("When was the famous basketball player born?", cells) == "famous basketball player"
@@ -371,7 +371,7 @@ def test_a_clear_question_on_a_new_subject_is_answered_not_asked_about(demo_kb):
 
 
 def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
-    from ragkit.answer.answerer import ambiguous_name
+    from ragkit.answer.question import ambiguous_name
 
     def titled(*titles):
         return [Hit(f"c{n}", f"d{n}", f"s{n}", "text", 0, 4, 0.5, {}, {"title": t}) for n, t in enumerate(titles)]

@@ -18,10 +18,9 @@ The answer text is extractive — the evidence sentences that best match the que
 from __future__ import annotations
 
 import re
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from pathlib import PurePath
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -35,18 +34,20 @@ from ragkit.answer.conversation import (
     follow_up_context,
     previous_user_turn,
 )
+from ragkit.answer.lexicon import ENGLISH
 from ragkit.answer.llm import ChatModel, grounded_answer
-from ragkit.answer.signals import (
-    FUNCTION_WORDS,
-    CorpusStats,
-    Signals,
-    TokenAlignment,
-    compute_signals,
+from ragkit.answer.question import (
+    ambiguous_name,
     document_title,
-    is_content_word,
-    key_phrases,
-    word_pairs,
+    options_for,
+    points_unidentified,
+    rewrite_query,
+    sub_questions,
+    topic_label,
+    underspecified_noun,
+    unintroduced_description,
 )
+from ragkit.answer.signals import CorpusStats, Signals, TokenAlignment, compute_signals
 from ragkit.embed import Embedder
 from ragkit.errors import ConfigError
 from ragkit.records import Answer, AnswerStatus, Citation, Hit
@@ -56,37 +57,13 @@ from ragkit.text import split_sentences
 Search = Callable[[str], Sequence[Hit]]
 Expand = Callable[[str], Sequence[str]]
 
-# "this county", "those policies": a demonstrative before a noun, not before a verb ("that is").
-_DEICTIC = re.compile(r"\b(?:this|that|these|those)\s+([a-z][a-z-]+)", re.IGNORECASE)
-_NOT_NOUNS = frozenset(
-    "is are was were be been do does did can could should would will has have had may might must means way "
-    "one ones kind sort much many also still true right correct wrong possible okay ok so good bad important "
-    "necessary enough all same different first second third last next previous other new old "
-    "i you he she it we they me him her us them my your his its our their there here".split()  # "that he said"
-)
-_WORD = re.compile(r"\w+")
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those)\s+((?:[\w'-]+\s*){1,4})", re.IGNORECASE)
-_SAYS_WHICH = frozenset("that which who whose of".split())
-_CAPITALISED = re.compile(r"[A-Z][\w-]*(?:[ \t]+[A-Z][\w-]*)*")
-_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
-# "the famous basketball player": "the" and up to three lower-case words, the description's head noun the last of them.
-_DEFINITE = re.compile(r"\bthe\s+")
-_DESCRIBING = re.compile(r"[a-z][a-z'-]*(?:\s+[a-z][a-z'-]*){0,2}")  # the lower-case words after it
 # A follow-up whose cosine to every earlier user turn is below this has changed the subject (MiniLM; on MTRAG-UN the
 # underspecified questions with an unintroduced description sit below it, the answerable follow-ups above).
 _UNRELATED = 0.2
-_PREPOSITIONS = frozenset(
-    "through across after against along among around before behind below beside besides beyond during except inside "
-    "near since toward towards upon within without via per like unlike despite".split()
-)
-_POSTPOSITIVE = ("ed", "able", "ible")
 # Evidence sentences' vectors (and token vectors, in float16) kept between questions: ~25 KB each at 384
 # dimensions, so ~100 MB when full.
 _SENTENCE_CACHE = 4_000
-_LEADING_CONJUNCTION = re.compile(r"^(?:and|but|also|plus)\s+", re.IGNORECASE)
 _CLEAR_LEAD = 0.1  # a dense-score lead of the best hit over the next that settles what an unnamed "it" means
-_COMPOUND = re.compile(r"\?\s+|;\s+|,?\s+and\s+(?=(?:what|how|who|when|where|why|which|is|are|does|do|did|can)\b)",
-                       re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -108,8 +85,6 @@ class _Assessment:
     context_cosines: np.ndarray | None = None  # a follow-up's sentences against the question with its context
 
 
-_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|old|long|tall|high|far|large|big)|(?:what|which) (?:year|date|"
-                          r"percentage|number)|when)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+")
 
 
@@ -120,85 +95,6 @@ def _is_statement(sentence: str) -> bool:
     return end in ".!。！" or (len(sentence.split()) >= 8 and end not in "?？")
 
 
-def underspecified_noun(question: str, named: Sequence[str], earlier: Sequence[str] = (),
-                        previous: str = "") -> str | None:
-    """What the question points at without naming it: "county" for "this county", "one" for a bare pronoun in a
-    question that names nothing; None if it names what it asks about, or if the conversation does: ``earlier`` turns
-    mention the noun ("this policy" after a turn about the vacation policy), or the user's ``previous`` turn names
-    something for the pronoun to stand for ("does it…" after "what is the Atlas arm?")."""
-    mentioned = {w[:5] for turn in earlier for w in _WORD.findall(turn.lower())}
-    for match in _DEICTIC.finditer(question):
-        word, noun = match.group(1), match.group(1).lower()
-        if match.group(0).lower().startswith("that") and (
-                word[0].isupper() or (noun.endswith("s") and not noun.endswith(("ss", "us", "is")))):
-            continue  # a relative clause: "the company that Sachin Warrier founded", "a firm that provides"
-        if noun not in _NOT_NOUNS and noun[:5] not in mentioned:
-            named_run = _CAPITALISED.match(question, match.start(1)) if word[0].isupper() else None
-            return named_run.group(0) if named_run else noun  # "this Superior Court": the whole name
-    if not named and _PRONOUN.search(question) and not key_phrases(previous):
-        return "one"
-    return None
-
-
-def _points_unidentified(question: str, noun: str) -> bool:
-    """Whether "this", "these" or "those" opens a noun phrase about ``noun`` that the question does not go on to
-    identify: "this state library?", not "this song that was inspired by…" or "this singer of…", nor "…, and this
-    association is strongest…" (what the first clause described). "That" is left out: it opens clauses."""
-    head = noun.lower().split()[0]
-    return any(match.group(1).lower().startswith(head) and not _SAYS_WHICH & set(match.group(1).lower().split())
-               and not re.search(r"(?:,|\band|\bbut)\s*$", question[: match.start()], re.IGNORECASE)
-               for match in _DEMONSTRATIVE.finditer(question))
-
-
-def unintroduced_description(question: str, earlier: Sequence[str]) -> str | None:
-    """A definite description in the question whose head noun no earlier turn uses — "famous basketball player" in
-    "when was the famous basketball player born?" after turns about cells; None if there is none. (Whether it points
-    at something unknown also depends on the question having changed the subject: see ``Answerer._unrelated``.)"""
-    mentioned = {w[:5] for turn in earlier for w in _WORD.findall(turn.lower())}
-    for match in _DEFINITE.finditer(question):
-        following = _DESCRIBING.match(question, match.end())
-        words: list[str] = []
-        for word in (following.group(0).split() if following else []):
-            # the description ends before a function word or preposition, and before a participle or adjective
-            # that follows its noun ("the actor received", "the opportunities available")
-            if word in FUNCTION_WORDS or word in _PREPOSITIONS or (words and word.endswith(_POSTPOSITIVE)):
-                break
-            words.append(word)
-        after = question[match.end():].split()[len(words): len(words) + 2]
-        if after[:1] == ["of"] and after[1:] not in (["a"], ["an"]):
-            continue  # "the speed of light", "the capital of France" say which ("the role of a boy" does not)
-        if words and is_content_word(words[-1].removesuffix("'s")) and words[-1][:5] not in mentioned:
-            return " ".join(words)
-    return None
-
-
-def ambiguous_name(named: Sequence[str], hits: Sequence[Hit]) -> tuple[str, list[str]] | None:
-    """A name of the question that the best hits' titles give to different things, told apart the way encyclopedias
-    do — "Mercury" finding "Mercury (planet)" and "Mercury (element)", and no hit titled "Mercury" alone: the name and
-    those titles. A title that merely contains the name ("Freddie Mercury", "Lempster, New Hampshire") is another
-    thing, not another meaning of it."""
-    titles = list(dict.fromkeys(t for t in (document_title(hit) for hit in hits[:3]) if t))
-    for name in named:
-        if any(t.lower() == name.lower() for t in titles):
-            continue  # one of them is the thing itself
-        meanings = [t for t in titles if re.fullmatch(rf"{re.escape(name)}\s*\([^()]+\)", t, re.IGNORECASE)]
-        if len(meanings) > 1:
-            return name, meanings
-    return None
-
-
-def topic_label(hit: Hit) -> str:
-    """A short name for what a hit is about: its document's title or top heading, else the name its text repeats
-    most, else the file name."""
-    title = document_title(hit)
-    if title is not None:
-        return title
-    names = Counter(p for p in key_phrases(hit.text) if len(p) > 3 and not p[0].isdigit())
-    if names:
-        return names.most_common(1)[0][0]
-    return PurePath(hit.source).stem.replace("-", " ").replace("_", " ")
-
-
 def _named_topics(sentence: str, hits: Sequence[Hit], *, exclude: Hit, question: str) -> set[str]:
     """The topic labels of ``hits`` (other than ``exclude``'s) that ``sentence`` names, as written, and ``question``
     does not."""
@@ -206,21 +102,6 @@ def _named_topics(sentence: str, hits: Sequence[Hit], *, exclude: Hit, question:
     return {label for label in map(topic_label, hits) if label != own
             and re.search(rf"(?<!\w){re.escape(label)}(?!\w)", sentence)
             and label.lower() not in question.lower()}
-
-
-def _offered(noun: str, hits: Sequence[Hit]) -> list[str]:
-    """The topic labels a clarifying question offers for ``noun``: the best hit's, and those of the other hits that
-    speak of a ``noun`` ("Which warranty do you mean" does not offer the access policy); every hit's for "one"."""
-    stems = {w[:5] for w in _WORD.findall(noun.lower())}
-    return [topic_label(hit) for number, hit in enumerate(hits)
-            if number == 0 or noun == "one" or stems <= {w[:5] for w in _WORD.findall(hit.text.lower())}]
-
-
-def sub_questions(question: str) -> list[str]:
-    """A compound question's parts ("What is X? And how does Y…" → two); a simple question gives itself."""
-    parts = [_LEADING_CONJUNCTION.sub("", p.strip(" ,?？")) for p in _COMPOUND.split(question)]
-    parts = [p for p in parts if len(p.split()) >= 3]
-    return parts if len(parts) > 1 else [question]
 
 
 class Answerer:
@@ -380,15 +261,7 @@ class Answerer:
     def _rewrite(self, question: str, signals: Signals, expand: Expand | None) -> str | None:
         """A query for a second retrieval: the question relaxed (words the corpus has never seen dropped) and
         widened (the graph's names for its entities); None if that changes nothing."""
-        relaxed = question
-        for word in signals.unknown_words:  # a word the corpus has never seen can only stop BM25 from matching
-            relaxed = re.sub(rf"\b{re.escape(word)}\b", " ", relaxed)
-        relaxed = " ".join(relaxed.split())
-        if len(word_pairs(relaxed)) < 1:
-            relaxed = ""  # nothing left worth searching for ("What is the of ?")
-        aliases = [a for a in (expand(question) if expand else []) if a.lower() not in question.lower()]
-        rewrite = " ".join([relaxed, *aliases]).strip()
-        return rewrite if rewrite and rewrite != question else None
+        return rewrite_query(question, signals.unknown_words, expand(question) if expand else [])
 
     # -- deciding and writing -------------------------------------------------------------------------------
 
@@ -405,18 +278,18 @@ class Answerer:
         # unless the question says which itself ("this song that was inspired by…") or names something ("this bend
         # in the Rhine").
         turns = _user_turns(messages)
-        pointing = (noun not in (None, "one") and _points_unidentified(question, noun)
+        pointing = (noun not in (None, ENGLISH.unnamed) and points_unidentified(question, noun)
                     and not [p for p in a.signals.key_phrases if p != noun]
                     and (not turns or self._unrelated(question, turns)))
         if noun is None and (described := unintroduced_description(question, earlier)) is not None \
                 and self._unrelated(question, turns):
             # "the basketball player" in a conversation about cells: which one? (A longer description may hold a
             # verb — "the engineer acknowledge" — so only a one-word one names the options.)
-            noun = described if " " not in described else "one"
+            noun = described if " " not in described else ENGLISH.unnamed
         labels = [topic_label(hit) for hit in a.hits[:3]]
         candidates = list(dict.fromkeys(labels)) if noun is not None else []  # what the evidence splits between
-        options = list(dict.fromkeys(_offered(noun, a.hits[:3]))) if noun is not None else []  # those about the noun
-        if noun is None and (ambiguous := ambiguous_name(a.signals.key_phrases, a.hits)) is not None:
+        options = list(dict.fromkeys(options_for(noun, a.hits[:3]))) if noun is not None else []  # those about the noun
+        if noun is None and (ambiguous := ambiguous_name(a.signals.key_phrases, a.hits[:3])) is not None:
             noun, options = ambiguous
             candidates = options
         # Ambiguous: the question points at something it does not name, or names something the evidence gives to
@@ -437,9 +310,9 @@ class Answerer:
 
     def _refusal(self, hits: Sequence[Hit]) -> str:
         if not hits:
-            return "Sorry — the knowledge base has nothing related to this question."
+            return ENGLISH.nothing_related
         nearby = "; ".join(dict.fromkeys(topic_label(hit) for hit in hits[:3]))
-        return f"Sorry — the knowledge base does not answer this question. The closest it covers: {nearby}."
+        return ENGLISH.closest_covered.format(topics=nearby)
 
     def _write(self, answer: Answer, parts: Sequence[_Assessment], llm: ChatModel | None,
                messages: Sequence[Mapping[str, str]] = ()) -> Answer:
@@ -482,7 +355,7 @@ class Answerer:
         rank = {hit.chunk_id: number for number, hit in enumerate(a.hits)}
         closeness = a.cosines if a.context_cosines is None else (a.cosines + a.context_cosines) / 2
         # A question that asks for a number or a date is answered by a sentence that states one it does not.
-        given = set(_NUMBER.findall(a.question)) if _ASKS_NUMBER.search(a.question) else None
+        given = set(_NUMBER.findall(a.question)) if ENGLISH.asks_number.search(a.question) else None
         states = np.array([given is not None and bool(set(_NUMBER.findall(s.text)) - given) for s in a.sentences])
         scores = (closeness + 0.5 * coverage + 0.1 * states
                   - 0.02 * np.array([rank.get(s.hit.chunk_id, 0) for s in a.sentences]))
@@ -511,7 +384,7 @@ class Answerer:
     def _with_missing(text: str, answer: Answer) -> str:
         if answer.status is not AnswerStatus.PARTIAL:
             return text
-        return f"{text} The knowledge base does not cover: {', '.join(answer.missing)}."
+        return f"{text} {ENGLISH.not_covered.format(missing=', '.join(answer.missing))}"
 
 
 @lru_cache(maxsize=1)
