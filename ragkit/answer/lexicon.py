@@ -16,7 +16,7 @@ from typing import Mapping
 @dataclass(frozen=True)
 class Lexicon:
     """One language's words and patterns for question analysis (``question``), retrieval signals (``signals``),
-    conversations (``conversation``) and answer text (``answerer``)."""
+    conversations (``conversation``) and answer text (``write``)."""
 
     # -- names and the words around them (key phrases, content words) ---------------------------------------------
     key_phrase: re.Pattern[str]  # a name, a number or a quotation

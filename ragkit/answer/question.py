@@ -107,7 +107,7 @@ def points_unidentified(question: str, noun: str, lexicon: Lexicon = ENGLISH) ->
 def unintroduced_description(question: str, earlier: Sequence[str], lexicon: Lexicon = ENGLISH) -> str | None:
     """A definite description in the question whose head noun no earlier turn uses — "famous basketball player" in
     "when was the famous basketball player born?" after turns about cells; None if there is none. (Whether it points
-    at something unknown also depends on the question having changed the subject: see ``Answerer._unrelated``.)"""
+    at something unknown also depends on the question having changed the subject: see ``decide.changed_subject``.)"""
     mentioned = {w[:5] for turn in earlier for w in _WORDS.findall(turn.lower())}
     for match in lexicon.definite.finditer(question):
         following = lexicon.describing.match(question, match.end())
