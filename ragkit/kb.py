@@ -11,13 +11,14 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.answer.conversation import Chat, Turn, contextual_query, conversation
+from ragkit.answer.themes import themes_answer
 from ragkit.chunkers import Chunker, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError, KnowledgeBaseError, SkipCode
 from ragkit.filters import document_payload
 from ragkit.graph import GraphRanker, GraphStore, GraphView, make_extractor, open_graph_store
-from ragkit.graph.themes import Themes, themes_answer
+from ragkit.graph.themes import Themes
 from ragkit.index import EdgeIndex, IndexPoint, QdrantIndex, VectorIndex
 from ragkit.lock import DirectoryLock
 from ragkit.records import (

@@ -16,7 +16,7 @@ from typing import Mapping
 @dataclass(frozen=True)
 class Lexicon:
     """One language's words and patterns for question analysis (``question``), retrieval signals (``signals``),
-    conversations (``conversation``) and answer text (``write``)."""
+    conversations (``conversation``) and answer text (``write``, ``themes``)."""
 
     # -- names and the words around them (key phrases, content words) ---------------------------------------------
     key_phrase: re.Pattern[str]  # a name, a number or a quotation
@@ -65,6 +65,8 @@ class Lexicon:
     nothing_related: str  # the refusal when retrieval found nothing
     closest_covered: str  # the refusal naming what the knowledge base covers nearby, with {topics}
     not_covered: str  # a partial answer's last sentence, with {missing}
+    no_themes: str  # a global question's answer when the entity graph has no communities
+    themes_intro: str  # the first line of a global question's answer
 
 
 _AFFIRMATIVE = frozenset("yes yeah yep right correct exactly sure".split())
@@ -149,5 +151,8 @@ ENGLISH = Lexicon(
     nothing_related="Sorry — the knowledge base has nothing related to this question.",
     closest_covered="Sorry — the knowledge base does not answer this question. The closest it covers: {topics}.",
     not_covered="The knowledge base does not cover: {missing}.",
+    no_themes="The knowledge base's entity graph has no themes yet: it needs documents that name related people, "
+              "places or organizations.",
+    themes_intro="The main themes, the closest to the question and the largest first:",
 )
 """The English lexicon: every word list and phrase ragkit has been tuned and measured with."""
