@@ -15,12 +15,12 @@ from typing import Any, Iterable, Mapping, Sequence
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.answer.conversation import Chat, Turn, contextual_query, conversation
+from ragkit.answer.themes import themes_answer
 from ragkit.chunkers import make_chunker
 from ragkit.cleaning import DuplicateFinder
 from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
 from ragkit.graph import EntityGraph, GraphStore, GraphView
-from ragkit.graph.themes import themes_answer
 from ragkit.index import EdgeIndex, QdrantIndex, VectorIndex
 from ragkit.ingest import Ingestible, Preparer, Writer
 from ragkit.lock import DirectoryLock
@@ -338,9 +338,7 @@ def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: Vecto
 
     own = directory / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
     calibrator = Calibrator.load(own) if own.exists() else Calibrator.default()
-    answerer = Answerer(embedder, bm25.encoder,
-                        lambda terms: (bm25.document_frequencies(list(terms)), bm25.chunk_count()),
-                        calibrator=calibrator)
+    answerer = Answerer(embedder, bm25, calibrator=calibrator)
     graph = None
     if config.graph.kind is not GraphKind.NONE:
         graph = EntityGraph.open(config.graph, directory, embedder, sentence_text, graph_store)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -95,3 +95,14 @@ class BM25Encoder:
         if not terms:
             return 1.0
         return max(1.0, float(np.mean([t.length for t in terms])))
+
+
+class CorpusStatistics(Protocol):
+    """What weighs a query's terms against a corpus: its BM25 ``encoder`` (tokenizing, k1), the number of chunks and
+    in how many of them each term occurs. ``ragkit.registry.BM25Statistics`` keeps a knowledge base's."""
+
+    encoder: BM25Encoder
+
+    def chunk_count(self) -> int: ...
+
+    def document_frequencies(self, terms: Sequence[int]) -> Mapping[int, int]: ...

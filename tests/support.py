@@ -5,14 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import threading
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from ragkit.embed import SentenceTransformerEmbedder
 from ragkit.fusion import reciprocal_rank_fusion
+from ragkit.sparse import BM25Encoder
 
 TOPICS = {
     "vacation.md": "# Vacation\n\nEmployees receive 25 days of paid vacation per year. Unused vacation days can be "
@@ -134,3 +136,21 @@ class ChatServer:
     def close(self):
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+@dataclass
+class FixedStatistics:
+    """Corpus statistics given by hand (a ``ragkit.sparse.CorpusStatistics``): ``frequencies`` per term id, else
+    ``default`` for any term."""
+
+    chunks: int
+    frequencies: Mapping[int, int] = field(default_factory=dict)
+    default: int | None = None
+    encoder: BM25Encoder = field(default_factory=BM25Encoder)
+
+    def chunk_count(self) -> int:
+        return self.chunks
+
+    def document_frequencies(self, terms: Sequence[int]) -> dict[int, int]:
+        found = {t: self.frequencies.get(t, self.default) for t in terms}
+        return {t: n for t, n in found.items() if n}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping, NamedTuple, Sequence, Union
 
+from ragkit.answer.lexicon import ENGLISH, Lexicon
 from ragkit.errors import ConfigError
 from ragkit.records import Answer
 
@@ -49,48 +50,41 @@ def conversation(history: Sequence[Turn]) -> list[dict[str, str]]:
     return messages
 
 
-def previous_user_turn(messages: Sequence[Mapping[str, str]]) -> str:
+def previous_user_turn(messages: Sequence[Mapping[str, str]], lexicon: Lexicon = ENGLISH) -> str:
     """The user's last turn before the question ("" if none); a reply to a clarifying question reads as the question
     it completed followed by the chosen option."""
     for at in range(len(messages) - 1, -1, -1):
         if messages[at]["role"] == "user":
-            reply = clarification_reply(messages[at]["content"], messages[:at])
+            reply = clarification_reply(messages[at]["content"], messages[:at], lexicon)
             return messages[at]["content"] if reply is None else f"{reply.question} {reply.option}"
     return ""
 
 
-def follow_up_context(question: str, messages: Sequence[Mapping[str, str]]) -> str:
+def follow_up_context(question: str, messages: Sequence[Mapping[str, str]], lexicon: Lexicon = ENGLISH) -> str:
     """What a follow-up is retrieved with besides itself: the user's previous turn ("" without one, or when it is the
     question again)."""
-    previous = previous_user_turn(messages)
+    previous = previous_user_turn(messages, lexicon)
     return "" if previous == question.strip() else previous
 
 
-def contextual_query(question: str, messages: Sequence[Mapping[str, str]]) -> str | None:
+def contextual_query(question: str, messages: Sequence[Mapping[str, str]],
+                     lexicon: Lexicon = ENGLISH) -> str | None:
     """What to retrieve with: the question, then the user's previous turn; None without one."""
-    context = follow_up_context(question, messages)
+    context = follow_up_context(question, messages, lexicon)
     return f"{question.strip()} {context}" if context else None
 
 
-_CLARIFYING = re.compile(r"^Which (?P<noun>.+?) do you mean: (?P<options>.+)\?$", re.DOTALL)
-# One option of "A, B or C", where an option holding a separator is quoted: "Lempster, New Hampshire".
-_OPTION = re.compile(r'(?:^|, |,? or )(?:"(?P<quoted>[^"]+)"|(?P<plain>.+?))(?=, |,? or |$)')
-_SEPARATOR = re.compile(r", | or ")
-_ORDINALS = {"first": 0, "1": 0, "second": 1, "2": 1, "third": 2, "3": 2, "last": -1}
-_AFFIRMATIVE = frozenset("yes yeah yep right correct exactly sure".split())
-_FILLER = frozenset("a an the one i mean meant about please this that which do you no and or of".split()) | _AFFIRMATIVE
-
-
-def clarifying_question(noun: str, options: Sequence[str]) -> str:
+def clarifying_question(noun: str, options: Sequence[str], lexicon: Lexicon = ENGLISH) -> str:
     """ "Which policy do you mean: Vacation and leave, Travel and expenses or Access?" — an option that holds ", " or
     " or " itself is quoted, so that ``clarification_reply`` reads the options back as they were."""
-    shown = [f'"{option}"' if _SEPARATOR.search(option) else option for option in options]
-    listed = ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else "".join(shown)
-    return f"Which {noun} do you mean: {listed}?"
+    shown = [f'"{option}"' if lexicon.option_separator.search(option) else option for option in options]
+    listed = (lexicon.option_join.join(shown[:-1]) + f"{lexicon.last_option_join}{shown[-1]}" if len(shown) > 1
+              else "".join(shown))
+    return lexicon.clarifying.format(noun=noun, options=listed)
 
 
-def _options(listed: str) -> list[str]:
-    return [(m.group("quoted") or m.group("plain")).strip() for m in _OPTION.finditer(listed)]
+def _options(listed: str, lexicon: Lexicon) -> list[str]:
+    return [(m.group("quoted") or m.group("plain")).strip() for m in lexicon.option_pattern.finditer(listed)]
 
 
 class ClarificationReply(NamedTuple):
@@ -101,21 +95,22 @@ class ClarificationReply(NamedTuple):
     others: tuple[str, ...]  # the options it turned down
 
 
-def clarification_reply(question: str, messages: Sequence[Mapping[str, str]]) -> ClarificationReply | None:
+def clarification_reply(question: str, messages: Sequence[Mapping[str, str]],
+                        lexicon: Lexicon = ENGLISH) -> ClarificationReply | None:
     """When the last message asks "Which X do you mean: A, B or C?" and ``question`` names one option ("the vacation
     one", "Access", "the second"; "yes" to a single option): the user's question before it and the options chosen and
     turned down; None otherwise (a new question, or a reply that fits no option or several)."""
     if len(messages) < 2 or messages[-1]["role"] != "assistant":
         return None
-    asked = _CLARIFYING.match(messages[-1]["content"])
-    original = previous_user_turn(messages) if asked is not None else ""
+    asked = lexicon.clarifying_pattern.match(messages[-1]["content"])
+    original = previous_user_turn(messages, lexicon) if asked is not None else ""
     if not original:
         return None
-    options = _options(asked.group("options"))
+    options = _options(asked.group("options"), lexicon)
     said = re.findall(r"\w+", question.lower())
-    words = [w for w in said if w not in _FILLER]
-    ordinals = [_ORDINALS[w] for w in words if w in _ORDINALS]
-    if len(options) == 1 and not words and _AFFIRMATIVE & set(said):  # "Which library do you mean: X?" — "yes"
+    words = [w for w in said if w not in lexicon.filler]
+    ordinals = [lexicon.ordinals[w] for w in words if w in lexicon.ordinals]
+    if len(options) == 1 and not words and lexicon.affirmative & set(said):  # "Which library do you mean: X?" — "yes"
         chosen = 0
     elif len(ordinals) == 1 and len(words) <= 2:
         chosen = min(ordinals[0], len(options) - 1) if ordinals[0] >= 0 else len(options) - 1

@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+from ragkit.answer.lexicon import ENGLISH, Lexicon
+from ragkit.answer.question import is_content_word, key_phrases, titles_named, word_pairs
 from ragkit.records import Hit
-from ragkit.sparse import BM25Encoder, bm25_idf
+from ragkit.sparse import BM25Encoder, CorpusStatistics, bm25_idf
 
 FEATURES = ("dense_top", "dense_gap", "sentence_cosine", "sparse_top", "coverage_top1", "coverage_topk",
             "unknown_terms", "agreement", "key_coverage", "pairs_top1", "pairs_topk", "token_alignment",
@@ -46,38 +48,8 @@ FEATURES = ("dense_top", "dense_gap", "sentence_cosine", "sparse_top", "coverage
 # words the corpus has never seen. A fitted weight pointing the other way is a quirk of the fitting data.
 DIRECTIONS = {name: (-1.0 if name == "unknown_terms" else 1.0) for name in FEATURES}
 
-CorpusStats = Callable[[Sequence[int]], tuple[Mapping[int, int], int]]
-"""Document frequencies of some term ids, and the number of chunks: what IDF needs."""
-
-# Names, numbers and quoted words: a capitalised run ("Breakfast at Tiffany's", "Rongbuk Monastery"), a number
-# ("1936", "8,300", "20%"), or a quotation.
-_KEY = re.compile(
-    r"\"[^\"]{2,}\"|“[^”]{2,}”"
-    r"|\d[\d,.]*%?"
-    r"|[A-Z][\w'’&.-]*(?:[ \t]+(?:(?:of|the|at|de|for|in|on|von|van)[ \t]+)*[A-Z0-9][\w'’&.-]*)*"
-)  # a name stays on one line: "Wembley Stadium" is not "Wembley Stadium In" when the next line opens with "In"
-# Capitalised only because they open the question.
-_OPENERS = frozenset(
-    "what which who whom whose when where why how is are was were do does did can could should would will shall "
-    "may might must has have had tell please explain describe list give show name define compare i in on at for "
-    "if and or but so the a an to of my our your their its it this that these those there here yes no also "
-    "recently then now ok okay hi hello thanks you we they he she".split()
-)
-
-
 _WORDS = re.compile(r"\w+")
-_PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")  # "Mercury (planet)": what tells apart things of one name
-FUNCTION_WORDS = frozenset(
-    "a an the of in on at to for and or nor but is are was were be been being by with from as that this these those "
-    "it its into than then there which who whom whose what when where why how does do did can could should would "
-    "will shall may might must not no has have had about over under between".split()
-)
 
-
-def word_pairs(text: str) -> set[tuple[str, str]]:
-    """Adjacent content words, lower-cased and cut to six letters (a crude stem: "biomaterials" ~ "biomaterial")."""
-    words = [w[:6] for w in _WORDS.findall(text.lower()) if w not in FUNCTION_WORDS]
-    return set(zip(words, words[1:]))
 
 
 @dataclass(frozen=True)
@@ -90,36 +62,6 @@ class Signals:
     unknown_words: tuple[str, ...]  # question words that occur nowhere in the knowledge base
 
 
-def document_title(hit: Hit) -> str | None:
-    """The title of a hit's document: its ``title`` metadata, else its top heading; None if it has neither."""
-    headings = hit.metadata.get("heading_path") or ()
-    for title in (hit.metadata.get("title"), headings[0] if headings else None):
-        if isinstance(title, str) and title.strip():
-            return title.strip()
-    return None
-
-
-def titles_named(question: str, hits: Sequence[Hit]) -> list[str]:
-    """The titles of ``hits``' documents (parenthetical left out, lower case) that ``question`` names as words."""
-    lower = question.lower()
-    titles = dict.fromkeys(_PARENTHETICAL.sub("", t).lower() for t in map(document_title, hits) if t)
-    return [t for t in titles if len(t) >= 3 and re.search(rf"(?<!\w){re.escape(t)}(?!\w)", lower)]
-
-
-def key_phrases(question: str) -> list[str]:
-    """The names, numbers and quoted words of a question, without words capitalised only because they open it."""
-    phrases = []
-    for match in _KEY.finditer(question):
-        words = match.group(0).strip("\"“”").rstrip(".").split()
-        before = question[: match.start()].rstrip(" \t")
-        opens = before[-1:] in ("", "\n") or before.rstrip()[-1:] in (".", "?", "!", ":", ";")  # a sentence or line
-        while words and (opens or len(words) == 1) and words[0].lower().strip("'’") in _OPENERS:
-            words = words[1:]  # "What", "Did", or a lone "I": capitalised by position, not a name
-        if words:
-            phrases.append(re.sub(r"['’]s$", "", " ".join(words)))
-    return list(dict.fromkeys(p for p in phrases if p))
-
-
 @dataclass(frozen=True)
 class TokenAlignment:
     """The question's tokens (character spans) and, per hit, each token's best cosine to a token of that hit's
@@ -129,12 +71,14 @@ class TokenAlignment:
     best: Sequence[np.ndarray]  # one array per hit, one value per span
 
 
-def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder, stats: CorpusStats,
-                    sentence_cosine: float, alignment: TokenAlignment | None = None) -> Signals:
-    """The signals of ``hits`` (best first) for ``question``; ``sentence_cosine`` and ``alignment`` are computed by
-    the caller, who embeds the evidence sentences anyway."""
+def compute_signals(question: str, hits: Sequence[Hit], *, stats: CorpusStatistics, sentence_cosine: float,
+                    alignment: TokenAlignment | None = None, lexicon: Lexicon = ENGLISH) -> Signals:
+    """The signals of ``hits`` (best first) for ``question``, weighing terms by the corpus ``stats``;
+    ``sentence_cosine`` and ``alignment`` are computed by the caller, who embeds the evidence sentences anyway;
+    ``lexicon`` says which words are names and topics."""
+    encoder = stats.encoder
     terms = sorted(encoder.query_terms(question))
-    frequencies, chunks = stats(terms)
+    frequencies, chunks = stats.document_frequencies(terms), stats.chunk_count()
     idf = {t: bm25_idf(frequencies.get(t, 0), max(chunks, 1)) for t in terms}
     total = sum(idf.values())
     hit_terms = [encoder.query_terms(hit.text) for hit in hits]
@@ -147,7 +91,7 @@ def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder,
     known = [t for t in terms if frequencies.get(t, 0) > 0]
     ceiling = (encoder.k1 + 1.0) * sum(idf[t] for t in known)
     both = [hit for hit in hits[:5] if "dense" in hit.found_by and "sparse" in hit.found_by]
-    phrases = key_phrases(question)
+    phrases = key_phrases(question, lexicon)
     phrase_terms = {phrase: encoder.query_terms(phrase) for phrase in phrases}
     stated = [p for p in phrases if any(phrase_terms[p] <= seen for seen in hit_terms) and phrase_terms[p]]
     missing = [p for p in phrases if p not in stated]
@@ -155,8 +99,8 @@ def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder,
         word for word in dict.fromkeys(re.findall(r"\w+", question))
         if (ids := encoder.query_terms(word)) and all(frequencies.get(t, 0) == 0 for t in ids)
     ]
-    pairs = word_pairs(question)
-    pair_share = [len(pairs & word_pairs(hit.text)) / len(pairs) for hit in hits] if pairs else []
+    pairs = word_pairs(question, lexicon)
+    pair_share = [len(pairs & word_pairs(hit.text, lexicon)) / len(pairs) for hit in hits] if pairs else []
     values = {
         "dense_top": dense[0] if dense else 0.0,
         "dense_gap": dense[0] - dense[1] if len(dense) > 1 else 0.0,
@@ -179,7 +123,7 @@ def compute_signals(question: str, hits: Sequence[Hit], *, encoder: BM25Encoder,
         aligned = _token_alignment(question, alignment, encoder, idf)
         if aligned is not None:
             values["token_alignment"] = aligned
-    content = [w for w in unknown_words if is_content_word(w) and not any(w in phrase for phrase in missing)]
+    content = [w for w in unknown_words if is_content_word(w, lexicon) and not any(w in phrase for phrase in missing)]
     return Signals({name: float(np.round(value, 6)) for name, value in values.items()}, tuple(phrases),
                    tuple(missing + content), tuple(unknown_words))
 
@@ -194,24 +138,3 @@ def _token_alignment(question: str, alignment: TokenAlignment, encoder: BM25Enco
     scores = [float(best[:n] @ weights[:n] / weights[:n].sum())
               for best in alignment.best if weights[: (n := min(len(best), len(weights)))].sum() > 0]
     return max(scores, default=None)
-
-
-def is_content_word(word: str) -> bool:
-    """Whether a word carries what a question is about ("revenue"), not how it is asked ("quickly", "many")."""
-    lower = word.lower()
-    return (len(word) >= 4 and word.isalpha() and not lower.endswith("ly")
-            and lower not in FUNCTION_WORDS and lower not in _OPENERS and lower not in _GENERIC)
-
-
-# Words any question may use without naming a topic.
-_GENERIC = frozenset(
-    "many much long often soon far more most less least other another some each every such only very just even "
-    "ever never always again still much enough both either neither else instead really actually usually "
-    "get gets got make makes made take takes took give gives gave want wants need needs like know knows think "
-    "say says said tell told find found come comes came goes went work works keep kept allow allows allowed "
-    "happen happens happened mean means meant thing things something anything everything someone anyone "
-    "people person part parts kind sort type types example difference different same last next first "
-    "second third year years month months week weeks days time times today yesterday tomorrow "
-    "older younger earlier later newer bigger larger smaller higher lower longer shorter taller "
-    "dont doesnt didnt cant couldnt wont wouldnt shouldnt isnt arent wasnt werent hasnt havent hadnt".split()
-)  # the last lines: comparatives (how a question compares), contractions typed without their apostrophe

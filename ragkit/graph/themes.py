@@ -6,7 +6,7 @@ most of them (``GraphView.communities``) — and a query ranks the communities b
 close the summary is to the query (embedding cosine) and how large the community is. A generic question ("what are
 the main themes?") is close to no community in particular, so size decides; "what are the themes around radium?"
 brings the community that summary is about to the top. Each community answers with one passage, so the hits are
-one per theme rather than ten passages about the biggest one.
+one per theme rather than ten passages about the biggest one; ``ragkit.answer.themes`` writes them up as the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import numpy as np
 from ragkit.embed import Embedder
 from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.graph.explore import Community
-from ragkit.records import Answer, AnswerStatus, Citation, Hit
 
 
 class Themes:
@@ -57,23 +56,3 @@ class Themes:
         by_size = [str(i) for i in sorted(range(len(communities)), key=lambda i: (-communities[i].size, i))]
         fused = reciprocal_rank_fusion({"relevance": by_relevance, "size": by_size})
         return [(communities[int(i)], score) for i, score in fused]
-
-
-def themes_answer(question: str, hits: Sequence[Hit]) -> Answer:
-    """An extractive answer to a global question from ``global`` hits: one line per theme — its top entities and
-    its most representative sentence, cited. Confidence is 1.0 when the graph has themes and 0.0 when it has none
-    (``no_answer``): a summary of what the knowledge base holds is not a claim the calibrator can judge."""
-    if not hits:
-        return Answer(question, AnswerStatus.NO_ANSWER, "The knowledge base's entity graph has no themes yet: it "
-                      "needs documents that name related people, places or organizations.", 0.0, (), ())
-    lines, citations = [], []
-    for number, hit in enumerate(hits, start=1):
-        community = hit.metadata["community"]
-        chunk_id, start, end = community["spans"][0]
-        sentence = community["sentences"][0]
-        names = community.get("names") or community["entities"]
-        lines.append(f"{number}. {', '.join(names[:5])}: {sentence} [{number}]")
-        citations.append(Citation(number, chunk_id, hit.source, start, end, sentence))
-    text = "The main themes, the closest to the question and the largest first:\n" + "\n".join(lines)
-    return Answer(question, AnswerStatus.ANSWERED, text, 1.0, tuple(citations), tuple(hits),
-                  signals={"themes": float(len(hits))}, generator="extractive (graph communities)")

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import ChatServer
+from support import ChatServer, FixedStatistics
 
 from ragkit import AnswerStatus, Document, KnowledgeBase
 from ragkit.answer import Calibrator, LLMError, OpenAIChat, auroc, key_phrases, sub_questions, underspecified_noun
-from ragkit.answer.answerer import _points_unidentified, topic_label
-from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals, is_content_word
+from ragkit.answer.question import is_content_word, points_unidentified, topic_label
+from ragkit.answer.signals import FEATURES, TokenAlignment, compute_signals
 from ragkit.errors import ConfigError
 from ragkit.records import Hit, RetrieverScore
 from ragkit.sparse import BM25Encoder
@@ -234,16 +234,15 @@ def test_token_alignment_is_the_idf_weighted_recall_of_the_question_tokens():
     encoder = BM25Encoder()
     term_df = {next(iter(encoder.query_terms(w))): f for w, f in frequencies.items()}
 
-    def stats(terms):
-        return {t: term_df[t] for t in terms}, 100
+    stats = FixedStatistics(100, term_df, encoder=encoder)
 
     best = [np.array([0.0, 1.0, 0.0, 0.0, 0.0]), np.array([1.0, 0.0, 1.0, 1.0, 1.0])]
-    signals = compute_signals(question, [], encoder=encoder, stats=stats, sentence_cosine=0.0,
+    signals = compute_signals(question, [], stats=stats, sentence_cosine=0.0,
                               alignment=TokenAlignment(spans, best)).values
     # The first hit matches the rare "warranty", the second only the common "printer" (and words with no weight).
     idf_warranty, idf_printer = (math.log(1 + (100 - f + 0.5) / (f + 0.5)) for f in (1, 50))
     assert signals["token_alignment"] == pytest.approx(idf_warranty / (idf_warranty + idf_printer), abs=1e-5)
-    without = compute_signals(question, [], encoder=encoder, stats=stats, sentence_cosine=0.0).values
+    without = compute_signals(question, [], stats=stats, sentence_cosine=0.0).values
     assert "token_alignment" not in without
 
 
@@ -252,14 +251,11 @@ def test_reranker_scores_are_signals_when_the_knowledge_base_reranks():
         found = {"dense": RetrieverScore(n, dense)} | ({"rerank": RetrieverScore(n, rerank)} if rerank else {})
         return Hit(f"c{n}", f"d{n}", f"s{n}", "The printer warranty lasts two years.", 0, 37, dense, found)
 
-    def stats(terms):
-        return {t: 1 for t in terms}, 10
-
-    encoder = BM25Encoder()
-    reranked = compute_signals("printer warranty", [hit(1, 0.7, 4.5), hit(2, 0.6, 1.5)], encoder=encoder,
-                               stats=stats, sentence_cosine=0.7).values
+    stats = FixedStatistics(10, default=1)
+    reranked = compute_signals("printer warranty", [hit(1, 0.7, 4.5), hit(2, 0.6, 1.5)], stats=stats,
+                               sentence_cosine=0.7).values
     assert (reranked["rerank_top"], reranked["rerank_gap"]) == (4.5, 3.0)
-    plain = compute_signals("printer warranty", [hit(1, 0.7), hit(2, 0.6)], encoder=encoder, stats=stats,
+    plain = compute_signals("printer warranty", [hit(1, 0.7), hit(2, 0.6)], stats=stats,
                             sentence_cosine=0.7).values
     assert "rerank_top" not in plain and "rerank_gap" not in plain
 
@@ -276,9 +272,8 @@ def test_title_named_counts_the_documents_the_question_is_about():
         return Hit(f"c{n}", f"d{n}", f"s{n}", "He played linebacker.", 0, 21, 0.5, {}, metadata)
 
     def named(question, *hits):
-        stats = lambda terms: ({t: 1 for t in terms}, 10)  # noqa: E731
-        return compute_signals(question, hits, encoder=BM25Encoder(), stats=stats, sentence_cosine=0.5).values[
-            "title_named"]
+        stats = FixedStatistics(10, default=1)
+        return compute_signals(question, hits, stats=stats, sentence_cosine=0.5).values["title_named"]
 
     bostic = hit(1, {"title": "Keith Bostic (American football)"})
     glanville = hit(2, {"heading_path": ["Jerry Glanville", "Career"]})  # no title: the top heading
@@ -323,16 +318,16 @@ def test_underspecified_references_and_compound_questions():
     assert underspecified_noun("Does it need a passport?", [], ["what is safe?"], "what is safe?") == "one"
     assert underspecified_noun("Does this Superior Court publish its roster?", []) == "Superior Court"  # whole name
     assert underspecified_noun("Does Ann know that he follows the rules?", ["Ann"]) is None  # "that he": a clause
-    assert _points_unidentified("What are the services offered by this state library?", "state")
-    assert not _points_unidentified("Who wrote this song that was inspired by words on a tombstone?", "song")
-    assert not _points_unidentified("Risk rises with weight, and this association is strongest in women", "association")
-    assert not _points_unidentified("Is that rule in this state library?", "rule")  # "this state" is not the noun
+    assert points_unidentified("What are the services offered by this state library?", "state")
+    assert not points_unidentified("Who wrote this song that was inspired by words on a tombstone?", "song")
+    assert not points_unidentified("Risk rises with weight, and this association is strongest in women", "association")
+    assert not points_unidentified("Is that rule in this state library?", "rule")  # "this state" is not the noun
     assert sub_questions("What is X? And how does Y work?") == ["What is X", "how does Y work"]
     assert sub_questions("How many days and hours?") == ["How many days and hours?"]
 
 
 def test_a_definite_description_the_conversation_never_introduced():
-    from ragkit.answer.answerer import unintroduced_description
+    from ragkit.answer.question import unintroduced_description
 
     cells = ["How do cells keep different concentrations of proteins?"]
     assert unintroduced_description("When was the famous basketball player born?", cells) == "famous basketball player"
@@ -370,7 +365,7 @@ def test_a_clear_question_on_a_new_subject_is_answered_not_asked_about(demo_kb):
 
 
 def test_a_name_the_evidence_gives_to_different_things_is_ambiguous():
-    from ragkit.answer.answerer import ambiguous_name
+    from ragkit.answer.question import ambiguous_name
 
     def titled(*titles):
         return [Hit(f"c{n}", f"d{n}", f"s{n}", "text", 0, 4, 0.5, {}, {"title": t}) for n, t in enumerate(titles)]
