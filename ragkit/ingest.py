@@ -204,6 +204,21 @@ class Writer:
     def refresh_bm25(self, tolerance: float = 0.1) -> bool:
         return self._bm25.refresh(self._index, self._documents, tolerance)
 
+    def repair(self) -> dict[str, int]:
+        """Remove index points of chunks the registry does not know, and index the registry's chunks the index
+        lacks (from their stored text); how many of each."""
+        self.finish_pending_work()
+        in_index, in_registry = self._index.ids(), self._documents.all_chunk_ids()
+        orphans, missing = sorted(in_index - in_registry), sorted(in_registry - in_index)
+        self._index.delete(orphans)
+        encoder = self._bm25.encoder
+        stored = self._documents.chunks(missing).values()
+        self._index_chunks([(s.chunk, encoder.term_counts(s.chunk.embed_text),
+                             document_payload(s.chunk.doc_id, s.source, s.metadata)) for s in stored],
+                           self._bm25.encoded_average() or 1.0)
+        self._index.flush()
+        return {"removed_from_index": len(orphans), "indexed_again": len(missing)}
+
     def rebuild_graph(self, batch_size: int = 64) -> None:
         """Extract every document's entities and relations again."""
         if self._graph is None:

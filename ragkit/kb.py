@@ -7,10 +7,12 @@ write path (``ragkit.ingest``), the retriever (``ragkit.retrieve``), the answere
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
@@ -42,6 +44,21 @@ from ragkit.sparse import BM25Encoder
 
 __all__ = ["Ingestible", "KnowledgeBase"]
 
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _writes(method: _Method) -> _Method:
+    """A method that changes the knowledge base: one at a time (a second thread's write waits), and only while it
+    is open."""
+
+    @functools.wraps(method)
+    def one_at_a_time(self: KnowledgeBase, *args: Any, **kwargs: Any) -> Any:
+        with self._writing:
+            self._check_open()
+            return method(self, *args, **kwargs)
+
+    return one_at_a_time  # type: ignore[return-value]
+
 
 @dataclass(frozen=True)
 class _Parts:
@@ -62,12 +79,17 @@ class KnowledgeBase:
 
     Open it with ``KnowledgeBase.open(path)``; one process holds it at a time. Use it as a context manager or
     call ``close()``.
+
+    Threads may share one: searches, asks and reads run concurrently and see only finished writes; writes (``ingest``,
+    ``delete``, ``optimize``, ``refresh_bm25``, ``rebuild_graph``, ``repair``, ``close``) run one at a time, the others
+    waiting their turn.
     """
 
     def __init__(self, path: Path, config: KBConfig, lock: DirectoryLock, parts: _Parts) -> None:
         self.path = path
         self.config = config
         self._lock = lock
+        self._writing = threading.RLock()
         self._registry = parts.registry
         self._index = parts.index
         self._writer = parts.writer
@@ -117,9 +139,13 @@ class KnowledgeBase:
         return kb
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._writing:
+            if self._closed:
+                return
+            self._closed = True
+            self._release()
+
+    def _release(self) -> None:
         try:
             self._index.close()
             self._registry.close()
@@ -136,6 +162,7 @@ class KnowledgeBase:
 
     # -- writing -------------------------------------------------------------------------------------------
 
+    @_writes
     def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64,
                optimize: bool = True) -> IngestReport:
         """Add or update files, folders, globs, ``Document`` records, source items or connectors; report each source.
@@ -149,34 +176,40 @@ class KnowledgeBase:
         re-merging growing segments after every call. (The embedded index still indexes each 256 MB of new vectors
         as it fills, which bounds the memory a large load needs.)
         """
-        self._check_open()
         return self._writer.ingest(inputs, batch_size=batch_size, optimize=optimize)
 
     def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
         """Remove a document by its source (path, URL…) or document id; False if there was no such document."""
         return self.delete_many([source_or_doc_id]) == 1
 
+    @_writes
     def delete_many(self, sources_or_doc_ids: Iterable[str | os.PathLike[str]]) -> int:
         """Remove many documents in one transaction (sources or ids; unknown ones are ignored); how many were."""
-        self._check_open()
         self._writer.finish_pending_work()
         rows = {row.doc_id: row for row in map(self._find, sources_or_doc_ids) if row is not None}
         self._writer.delete(list(rows))
         return len(rows)
 
+    @_writes
     def optimize(self) -> None:
         """Merge small segments and build the vector index (HNSW) over everything ingested so far. ``ingest`` and
         ``delete`` do this themselves unless told not to; on a Qdrant server the server does it in the background."""
-        self._check_open()
         self._index.optimize()
 
+    @_writes
     def refresh_bm25(self, tolerance: float = 0.1) -> bool:
         """Re-encode every BM25 vector if the average chunk length drifted more than ``tolerance`` (relative) from
         the one the vectors were encoded with; True if it did. Ingest and delete call this (IDF needs no refresh: each
         query computes it from the registry's document frequencies)."""
-        self._check_open()
         return self._writer.refresh_bm25(tolerance)
 
+    @_writes
+    def repair(self) -> dict[str, int]:
+        """Make the index match the registry whatever left them apart (``check`` finds it): points of chunks the
+        registry does not know are removed, chunks it has that the index lacks are indexed again. How many of each."""
+        return self._writer.repair()
+
+    @_writes
     def rebuild_graph(self, batch_size: int = 64) -> dict[str, int]:
         """Extract every document's entities and relations again (after changing the spaCy model or upgrading
         ragkit); returns the graph's counts."""

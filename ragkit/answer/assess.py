@@ -8,6 +8,7 @@ writing (``write``) read without a model.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,6 +68,7 @@ class Assessor:
         self._policy = policy
         self._lexicon = lexicon
         self._vectors: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._cache_lock = threading.Lock()  # questions may be asked from several threads at once
 
     def assess(self, question: str, hits: Sequence[Hit], calibrator: Calibrator, context: str = "") -> Assessment:
         """Judge ``hits`` (all the search returned: ``ask``'s ``k``) against the question as asked, with
@@ -129,20 +131,23 @@ class Assessor:
         """Vectors of evidence sentences and, if the embedder gives them, their token vectors. Sentences come back
         for related questions, so theirs are kept (LRU, ``AnswerPolicy.sentence_cache``)."""
         with_tokens = getattr(self._embedder, "embed_with_tokens", None)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        if missing:
+        with self._cache_lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:  # embedded outside the lock: another thread's question need not wait for this one
             if with_tokens is None:
                 computed = zip(self._embedder.embed_documents(missing), [None] * len(missing))
             else:
                 vectors, tokens = with_tokens(missing)
                 computed = zip(vectors, (t.astype(np.float16) for t in tokens))
-            for text, entry in zip(missing, computed):
-                self._vectors[text] = entry
-        for text in texts:
-            self._vectors.move_to_end(text)
-        entries = [self._vectors[t] for t in texts]
-        while len(self._vectors) > max(self._policy.sentence_cache, len(texts)):
-            self._vectors.popitem(last=False)
+            found.update(zip(missing, computed))
+        with self._cache_lock:
+            for text in texts:
+                self._vectors[text] = found[text]
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > max(self._policy.sentence_cache, len(texts)):
+                self._vectors.popitem(last=False)
+        entries = [found[t] for t in texts]
         token_rows = [e[1] for e in entries]
         return np.stack([e[0] for e in entries]), (None if any(t is None for t in token_rows) else token_rows)
 

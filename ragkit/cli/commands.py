@@ -119,7 +119,9 @@ def labelled_questions(path: str) -> list[tuple[str, bool]]:
 def stats(args: argparse.Namespace) -> dict[str, Any]:
     with options.open_kb(args) as kb:
         counts = kb.stats()
-        if args.check:
+        if args.repair:
+            counts.update(kb.repair())
+        if args.check or args.repair:
             counts.update(kb.check())
         return counts
 
@@ -206,6 +208,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
     parser = options.command(sub, "stats", "counts of documents and chunks", stats, render.mapping)
     parser.add_argument("--check", action="store_true", help="also compare the index with the registry")
+    parser.add_argument("--repair", action="store_true", help="make the index match the registry (remove points of "
+                        "unknown chunks, index missing ones), then check")
 
     parser = options.command(sub, "graph", "explore the entity graph: an entity, paths between two, communities "
                              "(main themes), stats, GraphML export", graph, render.mapping)

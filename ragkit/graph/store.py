@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable, Protocol, Sequence
 
 from ragkit.graph.extract import DocumentGraph, Mention, Relation
-from ragkit.registry.database import Transaction
+from ragkit.registry.database import Database
 
 
 class GraphStore(Protocol):
@@ -63,16 +63,15 @@ _RELATION_COLUMNS = "source, target, label, chunk_id, sentence_start, sentence_e
 
 
 class EmbeddedGraphStore:
-    """The graph in one SQLite file; every write is one transaction."""
+    """The graph in one SQLite file; every write is one transaction, reads see only committed ones (and may come
+    from several threads: see ``ragkit.registry.database``)."""
 
     def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(Path(path))
+        self._db.create(_SCHEMA)
 
     def replace(self, graphs: Sequence[DocumentGraph]) -> None:
-        with Transaction(self._db) as db:
+        with self._db.transaction() as db:
             self._delete(db, [graph.doc_id for graph in graphs])
             db.executemany(
                 f"INSERT INTO mentions(doc_id, {_MENTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -86,7 +85,7 @@ class EmbeddedGraphStore:
             )
 
     def delete(self, doc_ids: Sequence[str]) -> None:
-        with Transaction(self._db) as db:
+        with self._db.transaction() as db:
             self._delete(db, doc_ids)
 
     @staticmethod

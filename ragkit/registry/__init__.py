@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragkit.registry.bm25 import BM25Statistics
-from ragkit.registry.database import Database, Transaction
+from ragkit.registry.database import META_SCHEMA, Database, Transaction
 from ragkit.registry.documents import (
     DELETING,
     PENDING,
@@ -37,6 +37,7 @@ class Registry:
 
     def __init__(self, path: Path, encoder: BM25Encoder | None = None) -> None:
         self.database = Database(path)
+        self.database.create(META_SCHEMA)
         self.bm25 = BM25Statistics(self.database, encoder or BM25Encoder())
         self.duplicates = DuplicateIndex(self.database)
         self.documents = DocumentStore(self.database, self.bm25, self.duplicates)
