@@ -154,7 +154,7 @@ def _partition(source: str, data: bytes, kind: FileType, options: ParseOptions) 
         from unstructured.partition.html import partition_html
 
         text, encoding = decode_html(source, data)
-        return partition_html(text=text), {"encoding": encoding}
+        return partition_html(text=flatten_deep_html(text)), {"encoding": encoding}
     if kind is FileType.EML:
         return _partition_email(file, options)
     raise IngestError(source, f"has no document parser for type {kind.value}", SkipCode.UNSUPPORTED_TYPE)
@@ -232,6 +232,78 @@ def decode_html(source: str, data: bytes) -> tuple[str, str]:
             except UnicodeDecodeError:
                 break
     return str(results[0]), results[0].encoding
+
+
+# libxml2, which parses HTML for unstructured, stops at 256 levels of nesting and drops the rest of the page
+# silently; below that, structure is kept as it is.
+HTML_DEPTH_LIMIT = 200
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+
+
+class _Flattener(HTMLParser):
+    """Rewrites HTML without the tags nested deeper than ``limit`` (their text and void elements stay, in place)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(convert_charrefs=False)
+        self.limit = limit
+        self.out: list[str] = []
+        self._open: list[bool] = []  # per open element: whether its tags were kept
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        keep = tag in _VOID or sum(self._open) < self.limit  # a void element (<br>) adds no depth: always kept
+        if keep:
+            self.out.append(self.get_starttag_text() or "")
+        if tag not in _VOID:
+            self._open.append(keep)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        keep = self._open.pop() if self._open else True
+        if keep:
+            self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        self.out.append(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        self.out.append(f"&#{name};")
+
+    def handle_comment(self, data: str) -> None:
+        pass
+
+    def handle_decl(self, decl: str) -> None:
+        self.out.append(f"<!{decl}>")
+
+
+def html_depth(text: str) -> int:
+    """How deep the tags of ``text`` nest (void elements not counted)."""
+    depth = deepest = 0
+    for match in re.finditer(r"<(/?)([a-zA-Z][\w-]*)[^>]*?(/?)>", text):
+        closing, tag, self_closing = match.groups()
+        if closing:
+            depth = max(0, depth - 1)
+        elif not self_closing and tag.lower() not in _VOID:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+def flatten_deep_html(text: str, limit: int = HTML_DEPTH_LIMIT) -> str:
+    """``text`` itself, or — when its tags nest deeper than ``limit`` — the same page without the deeper tags, so
+    that no text is lost to the parser's depth limit."""
+    if html_depth(text) <= limit:
+        return text
+    flattener = _Flattener(limit)
+    flattener.feed(text)
+    flattener.close()
+    return "".join(flattener.out)
 
 
 class _TableCells(HTMLParser):

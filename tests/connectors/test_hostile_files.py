@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from ragkit.connectors import FileConnector
+from ragkit.connectors.documents import flatten_deep_html, html_depth
 from ragkit.connectors.files import FileItem
 
 from ragkit import KnowledgeBase, Outcome, SkipCode
@@ -90,3 +92,23 @@ def test_utf16_with_a_stray_trailing_byte_is_read(tmp_path):
     path.write_bytes(codecs.BOM_UTF16_LE + "Die Kantine öffnet um 7:30 Uhr.".encode("utf-16-le") + b"\x00")
     document = FileItem(path).load()
     assert document.text == "Die Kantine öffnet um 7:30 Uhr." and document.metadata["encoding"] == "utf-16"
+
+
+@pytest.mark.integration  # parsed through unstructured
+def test_deeply_nested_html_keeps_all_its_text(tmp_path):
+    paragraphs = ["Alpha says the cafeteria opens at seven.", "Beta says parking permits renew in January.",
+                  "Gamma says laptops are replaced every three years."]
+    for depth in (10, 300, 3000):  # libxml2 stops at 256 levels and used to drop the rest of the page
+        page = (f"<html><body><p>{paragraphs[0]}</p>" + "<div>" * depth + paragraphs[1] + "</div>" * depth
+                + f"<p>{paragraphs[2]}</p></body></html>")
+        (tmp_path / f"nested-{depth}.html").write_text(page)
+        text = FileItem(tmp_path / f"nested-{depth}.html").load().text
+        assert [part for part in text.split("\n\n")] == paragraphs, depth
+
+
+def test_flattening_drops_only_the_tags_beyond_the_limit():
+    page = "<p>a &amp; b</p>" + "<div class='x'>" * 5 + "deep<br>text" + "</div>" * 5 + "<p>c</p>"
+    assert flatten_deep_html(page, limit=10) == page  # shallow enough: untouched
+    flat = flatten_deep_html(page, limit=3)
+    assert flat == "<p>a &amp; b</p>" + "<div class='x'>" * 3 + "deep<br>text" + "</div>" * 3 + "<p>c</p>"
+    assert html_depth(flat) == 3 and html_depth(page) == 5
