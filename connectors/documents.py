@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import shutil
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -27,7 +28,7 @@ from typing import Any, Mapping
 
 from ragkit.connectors.sniff import FileType, text_encoding
 
-from ragkit.errors import IngestError, MissingExtraError, SkipCode
+from ragkit.errors import ConfigError, IngestError, MissingExtraError, SkipCode
 from ragkit.records import Document, ElementKind
 
 _KINDS = {
@@ -52,11 +53,24 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 
 @dataclass(frozen=True)
 class ParseOptions:
-    """How documents are parsed: OCR for PDFs without a text layer (needs the tesseract binary), a PDF password."""
+    """How documents are parsed: OCR for PDFs without a text layer (needs the tesseract binary), a PDF password, and
+    how large an Office file (a zip of XML) may become unpacked — a small file can expand to gigabytes."""
 
     ocr: bool = False
     ocr_languages: tuple[str, ...] = ("eng",)
     pdf_password: str | None = None
+    max_expanded_mb: int = 256
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_expanded_mb, bool) or not isinstance(self.max_expanded_mb, int) \
+                or self.max_expanded_mb < 1:
+            raise ConfigError(f"max_expanded_mb must be a positive whole number of MB, got {self.max_expanded_mb!r}")
+
+    def output_key(self) -> str:
+        """The options that change what a parse produces (not its limits), for fingerprints: turning OCR on parses a
+        file again, raising a limit does not. (Written as the options' repr was before they had limits.)"""
+        return (f"ParseOptions(ocr={self.ocr!r}, ocr_languages={self.ocr_languages!r}, "
+                f"pdf_password={self.pdf_password!r})")
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +111,8 @@ def _offline_unstructured() -> None:
 def parse_document(source: str, data: bytes, kind: FileType, metadata: Mapping[str, Any],
                    options: ParseOptions = ParseOptions()) -> Document:
     """One file's bytes as a Document whose elements keep titles with depth, pages, tables and list items."""
+    if kind in (FileType.DOCX, FileType.PPTX, FileType.XLSX):
+        _check_expansion(source, data, options)  # before any parser (or unstructured itself) is loaded
     try:
         _offline_unstructured()
     except MissingExtraError as exc:
@@ -132,6 +148,18 @@ def parse_document(source: str, data: bytes, kind: FileType, metadata: Mapping[s
             attributes["attachment"] = meta.filename
         parts.append((text, category, attributes))
     return Document.from_elements(source, parts, {**metadata, **extra})
+
+
+def _check_expansion(source: str, data: bytes, options: ParseOptions) -> None:
+    """An Office file is a zip: refuse one whose members unpack to more than ``options.max_expanded_mb``."""
+    try:
+        expanded = sum(member.file_size for member in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise IngestError(source, f"is not a readable zip archive ({exc})", SkipCode.PARSE_ERROR) from exc
+    if expanded > options.max_expanded_mb * 2**20:
+        raise IngestError(source, f"unpacks to {expanded / 2**20:,.0f} MB of XML and media, more than the "
+                          f"{options.max_expanded_mb} MB a document may (ParseOptions.max_expanded_mb); raise the "
+                          "limit to parse it", SkipCode.TOO_LARGE)
 
 
 def _partition(source: str, data: bytes, kind: FileType, options: ParseOptions) -> tuple[list, dict[str, Any]]:

@@ -71,7 +71,7 @@ class FileItem:
 
     def fingerprint(self) -> str:
         """A hash of the bytes and of the parse options (turning OCR on re-parses the file)."""
-        return hashlib.sha256(self._read() + repr(self.options).encode("utf-8")).hexdigest()
+        return hashlib.sha256(self._read() + self.options.output_key().encode("utf-8")).hexdigest()
 
     def load(self) -> Document:
         data = self._read()

@@ -92,7 +92,7 @@ class WebPage:
 
     def fingerprint(self) -> str:
         body, content_type = self._fetch()
-        return hashlib.sha256(body + content_type.encode() + repr(self._options).encode()).hexdigest()
+        return hashlib.sha256(body + content_type.encode() + self._options.output_key().encode()).hexdigest()
 
     def load(self) -> Document:
         body, content_type = self._fetch()

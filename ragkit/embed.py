@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
@@ -114,6 +115,28 @@ class TokenSpans(Protocol):
     def __call__(self, text: str) -> list[tuple[int, int]]: ...
 
 
+# Characters per tokenizer call in ``token_spans``: one call over a whole book held about 650 bytes per token.
+_SPAN_WINDOW = 100_000
+_UP_TO_LAST_SPACE = re.compile(r"[\s\S]*\s")  # greedy: matches through the last whitespace of a range
+
+
+def windowed_spans(tokenizer: Any, text: str, window: int = _SPAN_WINDOW) -> list[tuple[int, int]]:
+    """The character spans of a Hugging Face tokenizer's tokens in ``text`` (no special tokens), tokenized in windows
+    cut at whitespace — where the tokenizer splits words anyway, so the spans are the same as in one call — which
+    keeps the tokenizer's memory to one window's worth."""
+    spans: list[tuple[int, int]] = []
+    begin = 0
+    while begin < len(text):
+        end = min(len(text), begin + window)
+        if end < len(text):  # the last whitespace in the window's second half, else a cut inside a very long word
+            last = _UP_TO_LAST_SPACE.match(text, begin + window // 2, end)
+            end = last.end() - 1 if last else end
+        offsets = tokenizer.encode(text[begin:end], add_special_tokens=False).offsets
+        spans.extend((start + begin, stop + begin) for start, stop in offsets)
+        begin = end
+    return spans
+
+
 def untruncated_copy(tokenizer: Any) -> Any:
     """A copy of a Hugging Face fast tokenizer's backend without truncation or padding, for exact token offsets."""
     backend = tokenizer.backend_tokenizer
@@ -202,7 +225,7 @@ class SentenceTransformerEmbedder(_QueriesThroughTokens):
         return untruncated_copy(self._model.tokenizer)  # the model's own truncates at 128 tokens
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+        return windowed_spans(self._tokenizer, text)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -277,7 +300,7 @@ class OnnxMiniLMEmbedder(_QueriesThroughTokens):
         return int(self._tokenizer.token_to_id("[SEP]"))
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+        return windowed_spans(self._tokenizer, text)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._run(texts, tokens=False)[0]
@@ -383,7 +406,7 @@ class FlagM3Embedder(_RemembersQueries):
         return untruncated_copy(self._model.tokenizer)
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
+        return windowed_spans(self._tokenizer, text)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

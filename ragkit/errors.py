@@ -73,6 +73,7 @@ class SkipCode(str, Enum):
     LOW_INFORMATION = "low_information"
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
+    TIMEOUT = "timeout"
     SYMLINK = "symlink"
     SPECIAL_FILE = "special_file"
     INVALID = "invalid"

@@ -37,8 +37,9 @@ from ragkit.records import (
     storable_text,
 )
 from ragkit.registry import DocumentWrite, Registry, embed_hash
-from ragkit.settings import ChunkerKind, KBConfig, parse_enum
+from ragkit.settings import ChunkerKind, IngestLimits, KBConfig, parse_enum
 from ragkit.sparse import BM25Encoder, TermCounts
+from ragkit.worker import LoadWorker, check_size
 
 Ingestible = Union[str, os.PathLike, SourceItem, Connector]
 """What ``KnowledgeBase.ingest`` takes: a path (file, folder or glob), a ``Document`` or other source item, or a
@@ -72,11 +73,14 @@ def expand(inputs: Ingestible | Iterable[Ingestible]
 
 
 class Preparer:
-    """Everything short of embedding and storing; a source it cannot use raises ``IngestError`` (a skip)."""
+    """Everything short of embedding and storing; a source it cannot use — or that would cost more than ``limits``
+    allow — raises ``IngestError`` (a skip)."""
 
     def __init__(self, config: KBConfig, embedder: Embedder, chunker: Chunker, encoder: BM25Encoder,
-                 duplicates: DuplicateFinder) -> None:
+                 duplicates: DuplicateFinder, limits: IngestLimits = IngestLimits()) -> None:
         self._config = config
+        self._limits = limits
+        self._worker = LoadWorker(limits) if limits.isolated else None
         self._embedder = embedder
         self._chunkers: dict[ChunkerKind, Chunker] = {config.chunking.kind: chunker}
         self._encoder = encoder
@@ -92,13 +96,22 @@ class Preparer:
         chunks = self._chunker(chunker).chunk(document)
         if not chunks:
             raise IngestError(item.source, "has no text to index after parsing", SkipCode.EMPTY)
+        if len(chunks) > self._limits.max_chunks_per_document:
+            raise IngestError(item.source, f"makes {len(chunks):,} chunks, more than the "
+                              f"{self._limits.max_chunks_per_document:,} a document may have "
+                              "(IngestLimits.max_chunks_per_document); split it, or raise the limit",
+                              SkipCode.TOO_LARGE)
         terms = [self._encoder.term_counts(chunk.embed_text) for chunk in chunks]
         self.duplicates.remember(document, keys)
         return DocumentWrite(document, fingerprint, chunks, terms, keys)
 
-    @staticmethod
-    def _load(item: SourceItem) -> Document:
-        document = item.load()
+    def _load(self, item: SourceItem) -> Document:
+        """The item's document — loaded in the worker process when there is one — checked to be usable text."""
+        if self._worker is not None:
+            document = self._worker.load(item)
+        else:
+            document = item.load()
+            check_size(item.source, document, self._limits.max_document_characters)
         if document.source != item.source:
             raise IngestError(item.source, f"its loader returned a document for another source ({document.source})")
         for what, value in [("text", document.text), ("metadata", dict(document.metadata))]:
@@ -106,6 +119,11 @@ class Preparer:
                 raise IngestError(item.source, f"holds {what} that is not valid Unicode (a lone surrogate, as "
                                   "undecodable bytes become); decode it before ingesting", SkipCode.ENCODING)
         return document
+
+    def close(self) -> None:
+        """Stop the worker process, if one was started."""
+        if self._worker is not None:
+            self._worker.stop()
 
     def _chunker(self, kind: ChunkerKind | None) -> Chunker:
         """The knowledge base's chunker, or the one a connector asked for (built once)."""
@@ -194,6 +212,9 @@ class Writer:
             self._delete_documents(doc_ids)
             self.refresh_bm25()
             self._index.optimize()
+
+    def close(self) -> None:
+        self._preparer.close()
 
     def recover(self) -> None:
         """Finish whatever an earlier crash interrupted: a write (so the index matches the registry again) and a

@@ -32,14 +32,13 @@ from ragkit.retrieve import Retriever, SearchResult, checked_k, checked_text
 from ragkit.settings import (
     GraphKind,
     IndexKind,
+    IngestLimits,
     KBConfig,
     RetrievalConfig,
     SearchMode,
-    load_config,
     parse_enum,
-    reconcile,
-    save_config,
 )
+from ragkit.settings_file import load_config, reconcile, save_config
 from ragkit.sparse import BM25Encoder
 
 __all__ = ["Ingestible", "KnowledgeBase"]
@@ -110,13 +109,15 @@ class KnowledgeBase:
         index: VectorIndex | None = None,
         retrieval: RetrievalConfig | None = None,
         graph: GraphStore | None = None,
+        limits: IngestLimits | None = None,
     ) -> KnowledgeBase:
         """Create the knowledge base at ``path`` or reopen it.
 
         ``config`` applies when creating; when reopening it must match what is stored (or be omitted).
         ``embedder``, ``index`` and ``graph`` (a graph store) let callers pass already-built parts (the embedder must be
         the configured model).
-        ``retrieval`` holds query-time choices — fusion, weights, reranker — that are not stored.
+        ``retrieval`` holds query-time choices — fusion, weights, reranker — and ``limits`` what one source may cost
+        to ingest (``IngestLimits``); neither is stored.
         """
         directory = Path(path).expanduser().absolute()
         if directory.exists() and not directory.is_dir():
@@ -127,7 +128,8 @@ class KnowledgeBase:
         lock.acquire()
         try:
             config, embedder = _settings(directory, config, embedder)
-            kb = cls(directory, config, lock, _assemble(directory, config, embedder, index, retrieval, graph))
+            parts = _assemble(directory, config, embedder, index, retrieval, graph, limits or IngestLimits())
+            kb = cls(directory, config, lock, parts)
         except BaseException:
             lock.release()
             raise
@@ -147,6 +149,7 @@ class KnowledgeBase:
 
     def _release(self) -> None:
         try:
+            self._writer.close()
             self._index.close()
             self._registry.close()
             if self._graph is not None:
@@ -338,7 +341,7 @@ def _settings(directory: Path, config: KBConfig | None, embedder: Embedder | Non
 
 
 def _assemble(directory: Path, config: KBConfig, embedder: Embedder, index: VectorIndex | None,
-              retrieval: RetrievalConfig | None, graph_store: GraphStore | None) -> _Parts:
+              retrieval: RetrievalConfig | None, graph_store: GraphStore | None, limits: IngestLimits) -> _Parts:
     if graph_store is not None and config.graph.kind is GraphKind.NONE:
         raise ConfigError("a graph store was passed for a knowledge base without a graph; create it with "
                           "KBConfig(graph='embedded') or KBConfig(graph='neo4j')")
@@ -349,7 +352,7 @@ def _assemble(directory: Path, config: KBConfig, embedder: Embedder, index: Vect
         index.close()
         raise
     try:
-        return _connect(directory, config, embedder, index, registry, retrieval, graph_store)
+        return _connect(directory, config, embedder, index, registry, retrieval, graph_store, limits)
     except BaseException:
         index.close()
         registry.close()
@@ -357,7 +360,7 @@ def _assemble(directory: Path, config: KBConfig, embedder: Embedder, index: Vect
 
 
 def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: VectorIndex, registry: Registry,
-             retrieval: RetrievalConfig | None, graph_store: GraphStore | None) -> _Parts:
+             retrieval: RetrievalConfig | None, graph_store: GraphStore | None, limits: IngestLimits) -> _Parts:
     """The parts that read and write through the index and the registry."""
     documents, bm25 = registry.documents, registry.bm25
 
@@ -383,7 +386,7 @@ def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: Vecto
             graph.close()
         raise
     preparer = Preparer(config, embedder, make_chunker(config.chunking, embedder), bm25.encoder,
-                        DuplicateFinder(config.cleaning, registry.duplicates))
+                        DuplicateFinder(config.cleaning, registry.duplicates), limits)
     writer = Writer(registry, index, embedder, preparer, graph)
     return _Parts(registry, index, embedder, writer, retriever, answerer, graph)
 

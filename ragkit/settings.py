@@ -12,18 +12,17 @@ bottom of the import graph: it imports nothing of ragkit but the errors.
     ├── cleaning            CleaningConfig: text repair, low-information filter, duplicates
     └── graph               GraphConfig: none, embedded or Neo4j, and the entity extractor
     RetrievalConfig         fusion, weights, candidates, reranker (query time)
+    IngestLimits            what one source may cost to ingest (characters, chunks, parse time and memory)
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
-from pathlib import Path
 from typing import Any, TypeVar
 
-from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
 CONFIG_FILE = "ragkit.json"
@@ -348,46 +347,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_config(directory: Path) -> KBConfig | None:
-    path = directory / CONFIG_FILE
-    if not path.exists():
-        return None
-    try:
-        return KBConfig.from_json(json.loads(path.read_text("utf-8")))
-    except (ValueError, TypeError) as exc:
-        raise KnowledgeBaseError(f"{path} is not a valid ragkit configuration: {exc}") from exc
-
-
-def save_config(directory: Path, config: KBConfig) -> None:
-    """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    path = directory / CONFIG_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config.to_json(), indent=2) + "\n", "utf-8")
-    os.replace(tmp, path)
-
-
-def differences(stored: Any, requested: Any, prefix: str = "") -> list[str]:
-    """The dotted names of the fields in which two settings dataclasses differ (``chunking.size``)."""
-    found = []
-    for item in fields(stored):
-        mine, theirs = getattr(stored, item.name), getattr(requested, item.name)
-        if is_dataclass(mine) and type(mine) is type(theirs):
-            found += differences(mine, theirs, f"{prefix}{item.name}.")
-        elif mine != theirs:
-            found.append(prefix + item.name)
-    return found
-
-
-def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
-    """The stored settings, after checking that requested ones (if any) do not contradict them."""
-    if requested is None or requested == stored:
-        return stored
-    raise IncompatibleKnowledgeBase(
-        f"this knowledge base was built with different settings ({', '.join(differences(stored, requested))}); "
-        "open it without a config to use its own settings, or build a new knowledge base in another folder"
-    )
-
-
 # -- query time ----------------------------------------------------------------------------------------------
 
 
@@ -417,3 +376,37 @@ class RetrievalConfig:
         if self.candidates < 1 or self.rerank_depth < 1:
             raise ConfigError(f"candidates and rerank_depth must be at least 1, got {self.candidates}, "
                               f"{self.rerank_depth}")
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """What one source may cost to ingest; a source over a limit is skipped with the reason — never a crash, never
+    the rest of the batch. Not stored with the knowledge base: give them to ``KnowledgeBase.open(limits=…)``.
+
+    ``max_document_characters``: the text a document may have once parsed (5 M characters is about 2,000 pages;
+    more is checked before cleaning and chunking, which would hold it all in memory). ``max_chunks_per_document``:
+    the chunks it may make. ``parse_timeout_s`` and ``parse_memory_mb``: how long loading one source (parsing a
+    file, fetching a page) may take, and how much memory the worker process that does it may use; with both None,
+    sources are loaded in this process, unbounded.
+    """
+
+    max_document_characters: int = 5_000_000
+    max_chunks_per_document: int = 20_000
+    parse_timeout_s: float | None = 300.0
+    parse_memory_mb: int | None = 4096
+
+    def __post_init__(self) -> None:
+        for name in ("max_document_characters", "max_chunks_per_document"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"IngestLimits.{name} must be a positive whole number, got {value!r}")
+        timeout, memory = self.parse_timeout_s, self.parse_memory_mb
+        if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ConfigError(f"IngestLimits.parse_timeout_s must be positive seconds or None, got {timeout!r}")
+        if memory is not None and not (isinstance(memory, int) and not isinstance(memory, bool) and memory >= 256):
+            raise ConfigError(f"IngestLimits.parse_memory_mb must be at least 256 (MB) or None, got {memory!r}")
+
+    @property
+    def isolated(self) -> bool:
+        """Whether sources are loaded in a worker process (when a parse limit is set)."""
+        return self.parse_timeout_s is not None or self.parse_memory_mb is not None

@@ -14,6 +14,7 @@ import numpy as np
 
 from ragkit.embed import SentenceTransformerEmbedder
 from ragkit.fusion import reciprocal_rank_fusion
+from ragkit.records import Document
 from ragkit.sparse import BM25Encoder
 
 TOPICS = {
@@ -154,3 +155,30 @@ class FixedStatistics:
     def document_frequencies(self, terms: Sequence[int]) -> dict[int, int]:
         found = {t: self.frequencies.get(t, self.default) for t in terms}
         return {t: n for t, n in found.items() if n}
+
+
+@dataclass(frozen=True)
+class MisbehavingItem:
+    """A source whose load misbehaves as a hostile file would make a parser: it ``hangs``, ``swells`` (allocates
+    without end), ``crashes`` the process, or is ``fine``. It lives here so the worker process can import it (with
+    the tests folder on its PYTHONPATH)."""
+
+    source: str
+    behaviour: str
+
+    def fingerprint(self) -> str:
+        return self.source + self.behaviour
+
+    def load(self) -> Document:
+        import os
+        import time
+
+        if self.behaviour == "hangs":
+            time.sleep(3600)
+        elif self.behaviour == "swells":
+            hoard = []
+            while True:
+                hoard.append(bytearray(64 * 2**20))
+        elif self.behaviour == "crashes":
+            os._exit(9)
+        return Document(self.source, f"The {self.source} note says the cafeteria opens at 7:30 on weekdays.")

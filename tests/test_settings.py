@@ -19,7 +19,8 @@ from ragkit import (
     KBConfig,
     KnowledgeBase,
 )
-from ragkit.settings import CONFIG_FILE, differences, reconcile
+from ragkit.settings import CONFIG_FILE
+from ragkit.settings_file import differences, reconcile
 
 # The ragkit.json that ragkit wrote before settings had sections (format 2), for
 # KBConfig(chunk_size=64, chunk_overlap=8) — copied from a knowledge base that version created.

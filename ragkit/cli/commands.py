@@ -18,7 +18,7 @@ from ragkit.settings import ChunkerKind, GraphKind
 def ingest(args: argparse.Namespace) -> IngestReport:
     from ragkit.connectors import FileConnector, ParseOptions, WebConnector
 
-    parsing = ParseOptions(ocr=args.ocr)
+    parsing = ParseOptions(ocr=args.ocr, max_expanded_mb=args.max_expanded_mb)
     sources: list = [
         FileConnector.from_path(path, include=tuple(args.include), exclude=tuple(args.exclude),
                                 max_bytes=int(args.max_mb * 2**20), options=parsing, chunker=args.chunker)
@@ -169,6 +169,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                         help="skip files matching (repeatable)")
     parser.add_argument("--max-mb", type=float, default=64.0, help="skip files larger than this (default 64)")
     parser.add_argument("--ocr", action="store_true", help="OCR PDFs that have no text layer (needs tesseract)")
+    parser.add_argument("--max-expanded-mb", type=int, default=256,
+                        help="skip Office files that unpack to more than this (default %(default)s MB)")
+    options.limits(parser)
     parser.add_argument("--url", action="append", default=[], help="a web page to ingest (repeatable)")
     parser.add_argument("--sitemap", action="append", default=[], help="a sitemap whose pages to ingest (repeatable)")
     parser.add_argument("--chunker", choices=options.values(ChunkerKind),

@@ -19,6 +19,7 @@ from ragkit.settings import (
     GraphKind,
     IndexConfig,
     IndexKind,
+    IngestLimits,
     KBConfig,
     RetrievalConfig,
     SearchMode,
@@ -126,4 +127,23 @@ def open_kb(args: argparse.Namespace) -> KnowledgeBase:
     config = None
     if creating and any(getattr(args, option, None) for option in ("qdrant_url", "graph", "dense_storage")):
         config = KBConfig(index=index_config(args), graph=graph_config(args.graph or "none", args))
-    return KnowledgeBase.open(args.kb, config, retrieval=retrieval_config(args))
+    return KnowledgeBase.open(args.kb, config, retrieval=retrieval_config(args), limits=ingest_limits(args))
+
+
+def limits(parser: argparse.ArgumentParser) -> None:
+    """What one source may cost to ingest (``IngestLimits``)."""
+    default = IngestLimits()
+    parser.add_argument("--max-chars", type=int, default=default.max_document_characters,
+                        help="skip documents with more text than this (default %(default)s characters)")
+    parser.add_argument("--max-chunks", type=int, default=default.max_chunks_per_document,
+                        help="skip documents that make more chunks than this (default %(default)s)")
+    parser.add_argument("--parse-timeout", type=float, default=default.parse_timeout_s,
+                        help="seconds parsing one file may take (default %(default)s)")
+    parser.add_argument("--parse-memory-mb", type=int, default=default.parse_memory_mb,
+                        help="memory the parsing process may use (default %(default)s MB)")
+
+
+def ingest_limits(args: argparse.Namespace) -> IngestLimits:
+    if not hasattr(args, "max_chunks"):
+        return IngestLimits()
+    return IngestLimits(args.max_chars, args.max_chunks, args.parse_timeout, args.parse_memory_mb)

@@ -150,3 +150,13 @@ def test_record_keeps_the_command_date_machine_and_result_without_machine_paths(
     assert set(record) == {"command", "date", "machine", "wall_s", "result"}
     assert "$RAGKIT_DATASETS/beir" in record["command"] and str(tmp_path) not in json.dumps(record)
     assert record["result"]["copies"] == record["result"]["originals"] // 10 and record["machine"]["cpus"] >= 1
+
+
+def test_hostile_inputs_are_skipped_in_bounded_memory():
+    rows = run("hostile_inputs.py", "--text-mb", "8", "--docx-expanded-mb", "300", "--json")
+    assert [row["input"] for row in rows] == ["one-line-8mb.txt", "expands-to-300mb.docx"]
+    for row in rows:
+        outcomes = {item["source"]: (item["outcome"], item["code"]) for item in row["items"]}
+        assert outcomes[row["input"]] == ("skipped", "too_large") and outcomes["note.txt"] == ("added", None)
+        assert 0 < row["rss_before_mb"] <= row["peak_rss_mb"] < row["rss_before_mb"] + 500
+        assert row["worker_peak_rss_mb"] > 0

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import ragkit.connectors.files
 from ragkit.connectors import FileConnector, FileType, sniff
 from ragkit.connectors.files import FileItem, glob_regex
 from ragkit.connectors.text import markdown_parts
@@ -18,6 +17,7 @@ from support import TOPICS, write_corpus
 from ragkit import KnowledgeBase, Outcome
 from ragkit.errors import IngestError, SkipCode
 from ragkit.records import ElementKind
+from ragkit.worker import LoadWorker
 
 
 def _names(connector: FileConnector) -> list[str]:
@@ -137,13 +137,13 @@ def test_a_file_without_read_permission_is_reported(tmp_path):
 def test_sync_reports_updated_removed_added_and_reparses_nothing_else(tmp_path, counting, monkeypatch):
     docs = write_corpus(tmp_path / "docs")
     loads: list[str] = []
-    original_load = ragkit.connectors.files.FileItem.load
+    original_load = LoadWorker.load  # sources are parsed in a worker process: count what is sent there
 
-    def counting_load(self):
-        loads.append(self.path.name)
-        return original_load(self)
+    def counting_load(self, item):
+        loads.append(item.path.name)
+        return original_load(self, item)
 
-    monkeypatch.setattr(ragkit.connectors.files.FileItem, "load", counting_load)
+    monkeypatch.setattr(LoadWorker, "load", counting_load)
     with KnowledgeBase.open(tmp_path / "kb", embedder=counting) as kb:
         kb.ingest(docs)
         loads.clear()
