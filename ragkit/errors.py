@@ -74,6 +74,7 @@ class SkipCode(str, Enum):
     EXACT_DUPLICATE = "exact_duplicate"
     NEAR_DUPLICATE = "near_duplicate"
     TIMEOUT = "timeout"
+    FORBIDDEN = "forbidden"
     SYMLINK = "symlink"
     SPECIAL_FILE = "special_file"
     INVALID = "invalid"

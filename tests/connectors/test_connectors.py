@@ -145,16 +145,16 @@ def site(datasets_dir):
 
 
 def test_web_pages_and_sitemaps_with_limits(tmp_path, embedder, site):
-    fetcher = Fetcher(timeout=0.5, max_bytes=4000 * 1024)
+    fetcher = Fetcher(timeout=0.5, max_bytes=4000 * 1024, allow_networks=["127.0.0.0/8"])
     bad = WebConnector([f"{site}/logo.png", f"{site}/missing", f"{site}/slow", "ftp://example.com/x"], fetcher=fetcher)
-    small = WebConnector([f"{site}/huge.txt"], fetcher=Fetcher(max_bytes=1000))
+    small = WebConnector([f"{site}/huge.txt"], fetcher=Fetcher(max_bytes=1000, allow_networks=["127.0.0.0/8"]))
     with KnowledgeBase.open(tmp_path / "kb", embedder=embedder) as kb:
         report = kb.ingest([WebConnector(sitemaps=[f"{site}/sitemap.xml"], fetcher=fetcher), bad, small])
         outcomes = _outcomes(report)
         assert outcomes == {
             "guide.html": (Outcome.ADDED, None), "notes.txt": (Outcome.ADDED, None),
             "manual.pdf": (Outcome.ADDED, None), "logo.png": (Outcome.SKIPPED, SkipCode.UNSUPPORTED_TYPE),
-            "missing": (Outcome.SKIPPED, SkipCode.UNREADABLE), "slow": (Outcome.SKIPPED, SkipCode.UNREADABLE),
+            "missing": (Outcome.SKIPPED, SkipCode.UNREADABLE), "slow": (Outcome.SKIPPED, SkipCode.TIMEOUT),
             "x": (Outcome.SKIPPED, SkipCode.INVALID), "huge.txt": (Outcome.SKIPPED, SkipCode.TOO_LARGE),
         }
         reasons = {item.source.rsplit("/", 1)[-1]: item.reason for item in report.items}
@@ -162,4 +162,5 @@ def test_web_pages_and_sitemaps_with_limits(tmp_path, embedder, site):
         assert "within 0.5 s" in reasons["slow"]
         assert kb.search("how long to extract espresso", k=1)[0].source == f"{site}/guide.html"
         assert kb.search("Abomination creatures", k=1, mode="sparse")[0].source == f"{site}/manual.pdf"
-        assert _outcomes(kb.ingest(WebConnector([f"{site}/notes.txt"])))["notes.txt"][0] is Outcome.UNCHANGED
+        again = WebConnector([f"{site}/notes.txt"], fetcher=fetcher)
+        assert _outcomes(kb.ingest(again))["notes.txt"][0] is Outcome.UNCHANGED

@@ -1,5 +1,6 @@
-"""Files a hostile but fair user puts in a folder: names that are not UTF-8, symlinks out of the folder, pipes,
-truncated UTF-16. Each becomes a clean skip or a correct result, and the rest of the folder is ingested."""
+"""Files and pages a hostile but fair user points ragkit at: names that are not UTF-8, symlinks out of the folder,
+pipes, truncated UTF-16, deeply nested HTML, URLs of this machine or its private network, servers that drip. Each
+becomes a clean skip or a correct result, and the rest of the batch is ingested."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from ragkit.connectors import FileConnector
 from ragkit.connectors.documents import flatten_deep_html, html_depth
 from ragkit.connectors.files import FileItem
+from ragkit.connectors.web import Fetcher
 
-from ragkit import KnowledgeBase, Outcome, SkipCode
+from ragkit import IngestError, KnowledgeBase, Outcome, SkipCode
 
 VACATION = "Employees receive 25 days of paid vacation per year, and unused days carry over until March."
 
@@ -112,3 +117,62 @@ def test_flattening_drops_only_the_tags_beyond_the_limit():
     flat = flatten_deep_html(page, limit=3)
     assert flat == "<p>a &amp; b</p>" + "<div class='x'>" * 3 + "deep<br>text" + "</div>" * 3 + "<p>c</p>"
     assert html_depth(flat) == 3 and html_depth(page) == 5
+
+
+class _Drip(BaseHTTPRequestHandler):
+    """/drip sends a byte every 0.2 s for a minute; /hop redirects to another loopback address; /page is a page."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+        if self.path == "/hop":
+            port = self.server.server_address[1]
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.2:{port}/page")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        if self.path == "/page":
+            self.wfile.write(b"The cafeteria opens at 7:30 on weekdays.")
+            return
+        try:
+            for _ in range(300):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass  # the client gave up, as it should
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def drip_site():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_web_connector_refuses_this_machine_and_private_networks(drip_site):
+    for url in [f"{drip_site}/page", "http://localhost/", "http://169.254.169.254/latest/meta-data/",
+                "http://10.1.2.3/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/"]:
+        with pytest.raises(IngestError) as refused:
+            Fetcher(timeout=5).get(url, ["text/plain"])
+        assert refused.value.code is SkipCode.FORBIDDEN and "allow_networks" in refused.value.reason, url
+    allowed = Fetcher(timeout=5, allow_networks=["127.0.0.1/32"])
+    assert allowed.get(f"{drip_site}/page", ["text/plain"])[0].startswith(b"The cafeteria")
+    with pytest.raises(IngestError, match=r"resolves to 127\.0\.0\.2, a loopback address") as redirected:
+        allowed.get(f"{drip_site}/hop", ["text/plain"])  # the redirect's target is checked too
+    assert redirected.value.code is SkipCode.FORBIDDEN
+
+
+def test_a_server_that_drips_is_stopped_at_the_deadline(drip_site):
+    fetcher = Fetcher(timeout=1, allow_networks=["127.0.0.0/8"])
+    started = time.monotonic()
+    with pytest.raises(IngestError, match="did not answer within 1 s") as slow:
+        fetcher.get(f"{drip_site}/drip", ["text/plain"])
+    assert slow.value.code is SkipCode.TIMEOUT and time.monotonic() - started < 2.5
