@@ -21,7 +21,7 @@ from ragkit.answer.themes import themes_answer
 from ragkit.chunkers import make_chunker
 from ragkit.cleaning import DuplicateFinder
 from ragkit.embed import Embedder, make_embedder
-from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError, LLMError
 from ragkit.graph import EntityGraph, GraphStore, GraphView
 from ragkit.index import EdgeIndex, QdrantIndex, VectorIndex
 from ragkit.ingest import Ingestible, Preparer, Writer
@@ -233,14 +233,16 @@ class KnowledgeBase:
 
     def ask(self, question: str, *, k: int = 5, mode: SearchMode | str = SearchMode.HYBRID,
             filter: Mapping[str, Any] | None = None, llm: ChatModel | None = None,
-            history: Sequence[Turn] = ()) -> Answer:
+            history: Sequence[Turn] = (), strict: bool = False) -> Answer:
         """Answer from the knowledge base with citations — or, by its calibrated confidence, answer in part
         (``partial``), ask which of several things was meant (``clarify``) or say that it cannot (``no_answer``).
 
         ``k`` hits are retrieved and judged as the evidence (the shipped calibrator was fitted with 5: more evidence
         raises the signals that take the best of the hits). ``llm`` (e.g. ``ragkit.OpenAIChat``) writes the text of
         answers from numbered sources; it is never called for a question the knowledge base cannot answer, and a
-        reply without valid citations is replaced by the extractive answer. ``history`` is the conversation so far,
+        reply that does not cite sources supporting it — or a model that fails or times out — gives way to the
+        extractive answer, with ``generator`` saying why (``strict=True`` raises ``LLMError`` instead). The
+        evidence reaches the model quoted as data, not instructions. ``history`` is the conversation so far,
         oldest first — earlier user questions as strings, or ``{"role", "content"}`` chat messages: a follow-up
         ("how is it created?") is retrieved together with the user's previous turn (in ``mode="global"``, the themes
         are ranked with it), and the LLM sees the whole conversation.
@@ -256,7 +258,10 @@ class KnowledgeBase:
             return self._retriever.search(query, k, mode, filter).hits
 
         expand = (lambda text: self._graph.names(key_phrases(text))) if self._graph is not None else None
-        return self._answerer.answer(question, search, expand=expand, llm=llm, history=history)
+        answer = self._answerer.answer(question, search, expand=expand, llm=llm, history=history)
+        if strict and llm is not None and answer.citations and answer.generator != llm.name:
+            raise LLMError(f"{llm.name} did not write the answer to {question!r}: {answer.generator}")
+        return answer
 
     def chat(self, *, window: int = 10, **options: Any) -> Chat:
         """A conversation: ``chat.ask(question)`` is ``ask`` with the turns so far as ``history`` (at most ``window``

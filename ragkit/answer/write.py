@@ -21,6 +21,7 @@ from ragkit.answer.lexicon import ENGLISH, Lexicon
 from ragkit.answer.llm import ChatModel, grounded_answer
 from ragkit.answer.policy import AnswerPolicy
 from ragkit.answer.question import document_title, topic_label
+from ragkit.errors import LLMError
 from ragkit.records import Answer, AnswerStatus, Citation, Hit
 from ragkit.sparse import CorpusStatistics, bm25_idf
 
@@ -76,13 +77,19 @@ class Writer:
     def cite(self, answer: Answer, parts: Sequence[Assessment], llm: ChatModel | None = None,
              messages: Sequence[Mapping[str, str]] = ()) -> Answer:
         """``answer`` (answered or partial) with its text and [n] citations: the model's grounded reply if it cites
-        its sources, else the best evidence sentences of each part of the question."""
+        sources that support it, else the best evidence sentences of each part of the question — and then
+        ``generator`` says why the model's reply was not used (it failed, or did not cite its support)."""
+        generator = "extractive"
         if llm is not None:
-            written = grounded_answer(llm, answer.question, answer.evidence, messages)
-            if written is not None:
+            try:
+                written = grounded_answer(llm, answer.question, answer.evidence, messages, self.lexicon)
+            except LLMError as exc:
+                written = f"it failed: {exc}"
+            if not isinstance(written, str):
                 text, citations = written
                 return replace(answer, text=with_missing(text, answer, self.lexicon), citations=citations,
                                generator=llm.name)
+            generator = f"extractive ({llm.name} not used: {written})"
         share = max(1, self.policy.max_sentences // len(parts))
         chosen = {(s.hit.doc_id, s.start): s for a in parts for s in self.best_sentences(a, share)}
         citations = tuple(
@@ -90,7 +97,8 @@ class Writer:
             for number, s in enumerate(chosen.values(), start=1)
         )
         text = " ".join(f"{citation.quote} [{citation.number}]" for citation in citations)
-        return replace(answer, text=with_missing(text, answer, self.lexicon), citations=citations)
+        return replace(answer, text=with_missing(text, answer, self.lexicon), citations=citations,
+                       generator=generator)
 
     def best_sentences(self, a: Assessment, limit: int) -> list[Sentence]:
         """By meaning, nudged towards sentences that state the question's terms (the rarer, the more), a number when

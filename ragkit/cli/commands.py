@@ -41,7 +41,7 @@ def search(args: argparse.Namespace) -> SearchResult:
 def ask(args: argparse.Namespace) -> Answer:
     with options.open_kb(args) as kb:
         return kb.ask(args.question, k=args.k, mode=args.mode, llm=options.chat_model(args),
-                      history=args.history or ())
+                      history=args.history or (), strict=args.llm_strict)
 
 
 def chat(args: argparse.Namespace) -> None:

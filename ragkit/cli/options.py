@@ -102,6 +102,8 @@ def llm(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm-model", help="write answers with this model of an OpenAI-compatible endpoint (optional)")
     parser.add_argument("--llm-url", default="http://localhost:11434/v1",
                         help="the endpoint's base URL (default: Ollama's, %(default)s); key from $OPENAI_API_KEY")
+    parser.add_argument("--llm-strict", action="store_true",
+                        help="fail when the model cannot write the answer, instead of answering extractively")
 
 
 def chat_model(args: argparse.Namespace) -> ChatModel | None:

@@ -582,7 +582,7 @@ def test_llm_writes_a_grounded_answer_over_the_wire(demo_kb, monkeypatch):
     [request] = server.requests
     assert request["model"] == "tiny-model" and request["stream"] is False
     assert [m["role"] for m in request["messages"]] == ["system", "user"]
-    assert "[1] " in request["messages"][1]["content"] and "Question: What is the maximum payload" in \
+    assert '<source id="1">' in request["messages"][1]["content"] and "Question: What is the maximum payload" in \
         request["messages"][1]["content"]
     assert server.headers[0]["Authorization"] == "Bearer sk-test"
 
@@ -609,7 +609,8 @@ def test_llm_reply_without_valid_citations_falls_back_to_extractive(demo_kb):
         finally:
             server.close()
         assert len(server.requests) == 1
-        assert answer.generator == "extractive" and "7.5 kilograms" in answer.text
+        assert answer.generator.startswith("extractive (m not used: the model's reply cited")
+        assert "7.5 kilograms" in answer.text
 
 
 def test_llm_is_not_called_when_the_knowledge_base_cannot_answer(demo_kb):
@@ -621,9 +622,14 @@ def test_llm_is_not_called_when_the_knowledge_base_cannot_answer(demo_kb):
     assert answer.status is AnswerStatus.NO_ANSWER and server.requests == []
 
 
-def test_unreachable_llm_endpoint_is_a_clear_error(demo_kb):
+def test_an_unreachable_llm_endpoint_gives_the_extractive_answer_or_in_strict_mode_a_clear_error(demo_kb):
+    question, model = "What is the maximum payload of the Atlas arm?", OpenAIChat("m", "http://127.0.0.1:9/v1")
+    answer = demo_kb.ask(question, llm=model)
+    assert answer.status is AnswerStatus.ANSWERED and "7.5 kilograms" in answer.text
+    assert answer.generator.startswith("extractive (m not used: it failed: LLM endpoint http://127.0.0.1:9/v1 is "
+                                       "unreachable")
     with pytest.raises(LLMError, match="127.0.0.1:9/v1 is unreachable"):
-        demo_kb.ask("What is the maximum payload of the Atlas arm?", llm=OpenAIChat("m", "http://127.0.0.1:9/v1"))
+        demo_kb.ask(question, llm=model, strict=True)
     with pytest.raises(ConfigError, match="must start with http"):
         OpenAIChat("m", "localhost:11434")
 
