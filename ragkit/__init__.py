@@ -25,6 +25,7 @@ from ragkit.errors import (
     ModelLoadError,
     RagkitError,
     SkipCode,
+    StorageFull,
 )
 from ragkit.filters import Match, Range
 from ragkit.graph import Community, DocumentGraph, EntityInfo, GraphStore, GraphView, Mention, Relation
@@ -152,6 +153,7 @@ __all__ = [
     "SkipCode",
     "SourceItem",
     "SourceOutcome",
+    "StorageFull",
     "SparseVector",
     "SyncedConnector",
     "TokenEmbedder",

@@ -9,7 +9,8 @@ do about it. Expected outcomes (a question the knowledge base cannot answer) are
     ├── ModelLoadError         model weights could not be found or loaded
     ├── KnowledgeBaseError     the knowledge-base directory itself
     │   ├── KnowledgeBaseLocked    another process holds the knowledge base
-    │   └── IncompatibleKnowledgeBase  opened with settings that contradict how it was built
+    │   ├── IncompatibleKnowledgeBase  opened with settings that contradict how it was built
+    │   └── StorageFull            the disk that holds it is (almost) full
     ├── IngestError            one input could not be read or parsed (the batch goes on)
     ├── IndexBackendError      the vector index (Qdrant) failed
     ├── LLMError               the optional chat-completions endpoint failed or answered nonsense
@@ -55,6 +56,10 @@ class KnowledgeBaseLocked(KnowledgeBaseError):
 
 class IncompatibleKnowledgeBase(KnowledgeBaseError):
     """The knowledge base was built with settings that contradict the ones given now."""
+
+
+class StorageFull(KnowledgeBaseError):
+    """The disk that holds the knowledge base is (almost) full; what was written before stays consistent."""
 
 
 class SkipCode(str, Enum):

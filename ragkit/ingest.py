@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ragkit.chunkers import Chunker, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
@@ -143,7 +143,7 @@ class Writer:
     """Adds, updates and removes documents in the registry, the vector index and the entity graph together."""
 
     def __init__(self, registry: Registry, index: VectorIndex, embedder: Embedder, preparer: Preparer,
-                 graph: EntityGraph | None = None) -> None:
+                 graph: EntityGraph | None = None, check_space: Callable[[], None] = lambda: None) -> None:
         self._registry = registry
         self._documents = registry.documents
         self._bm25 = registry.bm25
@@ -151,6 +151,7 @@ class Writer:
         self._embedder = embedder
         self._preparer = preparer
         self._graph = graph
+        self._check_space = check_space  # before each batch: a full disk must not reach the index's mapped files
 
     def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64,
                optimize: bool = True) -> IngestReport:
@@ -254,6 +255,7 @@ class Writer:
 
     def _write(self, batch: list[_Prepared], report: list[SourceOutcome]) -> int:
         """Steps 1–3 of a write for a batch of prepared documents; how many texts were embedded."""
+        self._check_space()
         avg_len = self._bm25.average_for([terms for prepared in batch for terms in prepared.write.terms])
         pending = self._documents.begin_replace(p.write for p in batch)  # step 1
         self._preparer.duplicates.forget_batch()  # the registry knows these documents now

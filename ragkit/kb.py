@@ -40,6 +40,7 @@ from ragkit.settings import (
 )
 from ragkit.settings_file import load_config, reconcile, save_config
 from ragkit.sparse import BM25Encoder
+from ragkit.storage import check_free_space, disk_full, is_disk_full
 
 __all__ = ["Ingestible", "KnowledgeBase"]
 
@@ -54,7 +55,13 @@ def _writes(method: _Method) -> _Method:
     def one_at_a_time(self: KnowledgeBase, *args: Any, **kwargs: Any) -> Any:
         with self._writing:
             self._check_open()
-            return method(self, *args, **kwargs)
+            check_free_space(self.path, self._limits.min_free_disk_mb)
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise disk_full(self.path, exc) from exc
+                raise
 
     return one_at_a_time  # type: ignore[return-value]
 
@@ -84,10 +91,12 @@ class KnowledgeBase:
     waiting their turn.
     """
 
-    def __init__(self, path: Path, config: KBConfig, lock: DirectoryLock, parts: _Parts) -> None:
+    def __init__(self, path: Path, config: KBConfig, lock: DirectoryLock, parts: _Parts,
+                 limits: IngestLimits = IngestLimits()) -> None:
         self.path = path
         self.config = config
         self._lock = lock
+        self._limits = limits
         self._writing = threading.RLock()
         self._registry = parts.registry
         self._index = parts.index
@@ -126,17 +135,21 @@ class KnowledgeBase:
         directory.mkdir(parents=True, exist_ok=True)
         lock = DirectoryLock(directory)
         lock.acquire()
+        limits = limits or IngestLimits()
         try:
+            check_free_space(directory, limits.min_free_disk_mb)  # before the index engine maps anything
             config, embedder = _settings(directory, config, embedder)
-            parts = _assemble(directory, config, embedder, index, retrieval, graph, limits or IngestLimits())
-            kb = cls(directory, config, lock, parts)
+            parts = _assemble(directory, config, embedder, index, retrieval, graph, limits)
+            kb = cls(directory, config, lock, parts, limits)
         except BaseException:
             lock.release()
             raise
         try:
             kb._writer.recover()  # completes a write or a BM25 refresh that a crash interrupted
-        except BaseException:
+        except BaseException as exc:
             kb.close()
+            if isinstance(exc, Exception) and is_disk_full(exc):
+                raise disk_full(directory, exc) from exc
             raise
         return kb
 
@@ -392,7 +405,8 @@ def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: Vecto
         raise
     preparer = Preparer(config, embedder, make_chunker(config.chunking, embedder), bm25.encoder,
                         DuplicateFinder(config.cleaning, registry.duplicates), limits)
-    writer = Writer(registry, index, embedder, preparer, graph)
+    writer = Writer(registry, index, embedder, preparer, graph,
+                    check_space=lambda: check_free_space(directory, limits.min_free_disk_mb))
     return _Parts(registry, index, embedder, writer, retriever, answerer, graph)
 
 

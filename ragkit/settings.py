@@ -387,15 +387,20 @@ class IngestLimits:
     more is checked before cleaning and chunking, which would hold it all in memory). ``max_chunks_per_document``:
     the chunks it may make. ``parse_timeout_s`` and ``parse_memory_mb``: how long loading one source (parsing a
     file, fetching a page) may take, and how much memory the worker process that does it may use; with both None,
-    sources are loaded in this process, unbounded.
+    sources are loaded in this process, unbounded. ``min_free_disk_mb``: the free space the knowledge base's disk
+    must have to be opened or written (the index maps its write-ahead log, which a full disk cannot back).
     """
 
     max_document_characters: int = 5_000_000
     max_chunks_per_document: int = 20_000
     parse_timeout_s: float | None = 300.0
     parse_memory_mb: int | None = 4096
+    min_free_disk_mb: int = 128
 
     def __post_init__(self) -> None:
+        free = self.min_free_disk_mb
+        if isinstance(free, bool) or not isinstance(free, int) or free < 0:
+            raise ConfigError(f"IngestLimits.min_free_disk_mb must be a whole number of MB, got {free!r}")
         for name in ("max_document_characters", "max_chunks_per_document"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
