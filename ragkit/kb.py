@@ -391,7 +391,7 @@ def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: Vecto
         return chunk.text[max(start, chunk.start) - chunk.start : min(end, chunk.end) - chunk.start]
 
     own = directory / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
-    calibrator = Calibrator.load(own) if own.exists() else Calibrator.default()
+    calibrator = Calibrator.load(own) if own.exists() else Calibrator.default(embedder.name)
     answerer = Answerer(embedder, bm25, calibrator=calibrator)
     graph = None
     if config.graph.kind is not GraphKind.NONE:

@@ -126,15 +126,14 @@ def tiny_cross_encoder(tmp_path_factory):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from ragkit.embed import resolve_model_path
-    from ragkit.settings import DEFAULT_EMBEDDER
+    from ragkit.embed import SENTENCE_TRANSFORMERS_MINILM, resolve_model_path
 
     folder = tmp_path_factory.mktemp("tiny-cross-encoder")
     torch.manual_seed(0)
     config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=64, max_position_embeddings=512, num_labels=1)
     BertForSequenceClassification(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDER)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model_path(SENTENCE_TRANSFORMERS_MINILM)).save_pretrained(folder)
     return folder
 
 

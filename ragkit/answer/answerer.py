@@ -45,7 +45,7 @@ class Answerer:
 
     def __init__(self, embedder: Embedder, stats: CorpusStatistics, *, calibrator: Calibrator | None = None,
                  policy: AnswerPolicy = AnswerPolicy(), lexicon: Lexicon = ENGLISH) -> None:
-        self.calibrator = calibrator or Calibrator.default()
+        self.calibrator = calibrator or Calibrator.default(embedder.name)
         self.threshold = self.calibrator.threshold if policy.threshold is None else policy.threshold
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold must be between 0 and 1, got {self.threshold}")

@@ -5,10 +5,12 @@ L2 penalty and sign constraints — a signal whose weight comes out pointing the
 an answer *more* likely) is a quirk of the fitting data, so it is dropped and the rest refitted, which keeps the
 calibrator sensible on corpora unlike the one it was fitted on — and stored as a small JSON file.
 
-The package ships one fitted on SciFact's train questions with half of their evidence removed
-(``ragkit eval abstention --beir …/scifact_beir --split train --fit``); ``ragkit calibrate`` refits it on a user's
-own labelled questions and stores it in the knowledge base, which then prefers it; ``cross_fitted`` says what such
-a calibrator does on questions it was not fitted on.
+The signals' scales depend on the embedder (cosines of one model run higher than another's), so the package ships
+one calibrator per embedder it names, each fitted on SciFact's train questions with half of their evidence removed
+(``ragkit eval abstention --beir …/scifact_beir --split train --embedder NAME --fit``), in ``calibrators/``; an
+embedder without one gets the default embedder's. ``ragkit calibrate`` refits it on a user's own labelled questions
+and stores it in the knowledge base, which then prefers it; ``cross_fitted`` says what such a calibrator does on
+questions it was not fitted on.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from ragkit.answer.signals import DIRECTIONS, FEATURES
 from ragkit.errors import ConfigError
+from ragkit.settings import DEFAULT_EMBEDDER
 
 CALIBRATOR_FILE = "calibrator.json"
 
@@ -106,10 +109,16 @@ class Calibrator:
                 from exc
 
     @classmethod
-    def default(cls) -> Calibrator:
-        """The calibrator shipped with ragkit (see the module docstring for how it was fitted)."""
-        with resources.as_file(resources.files("ragkit.answer") / CALIBRATOR_FILE) as path:
-            return cls.load(path)
+    def default(cls, embedder: str = DEFAULT_EMBEDDER) -> Calibrator:
+        """The calibrator shipped with ragkit for ``embedder`` — fitted on its signals — or, for an embedder it
+        ships none for, the default embedder's (see the module docstring for how they were fitted)."""
+        shipped = resources.files("ragkit.answer") / "calibrators"
+        for name in (embedder, DEFAULT_EMBEDDER):
+            candidate = shipped / f"{name.replace('/', '--')}.json"
+            if candidate.is_file():
+                with resources.as_file(candidate) as path:
+                    return cls.load(path)
+        raise ConfigError(f"ragkit ships no calibrator for {DEFAULT_EMBEDDER}; reinstall ragkit")
 
 
 def cross_fitted(signals: Sequence[Mapping[str, float]], answerable: Sequence[bool], folds: int, seed: int = 0,

@@ -35,7 +35,7 @@ def abstention(args: argparse.Namespace) -> dict:
         raise ConfigError("give exactly one of --beir DIR, --mtrag reference.jsonl or --squad FILE.json")
     calibrator = Calibrator.load(args.calibrator) if args.calibrator else None
     common = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator, "cross_fit": args.cross_fit,
-              "retrieval": options.retrieval_config(args)}
+              "config": KBConfig(embedder=args.embedder), "retrieval": options.retrieval_config(args)}
     if args.beir:
         from ragkit.eval.beir import load_beir
 
@@ -120,6 +120,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--kb-dir", help="keep the full-corpus knowledge base here and reuse it (deletions happen on "
                         "a copy)")
     parser.add_argument("--calibrator", help="evaluate this calibrator file instead of the knowledge base's")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, help="the embedder of the knowledge base it builds")
     parser.add_argument("--fit", metavar="OUT.json", help="also fit a calibrator on these labels and write it")
     parser.add_argument("--cross-fit", type=int, default=0, metavar="K",
                         help="also report what calibrating on these questions buys: each of K folds judged by a "

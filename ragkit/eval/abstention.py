@@ -156,6 +156,7 @@ class _Run:
     build_s: float
     ask_p50_ms: float
     deleted: int
+    embedder: str
 
 
 def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], questions: Mapping[str, str], *,
@@ -178,7 +179,7 @@ def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], question
                 latencies.append((time.perf_counter() - started) * 1000.0)
             threshold = kb.calibrator.threshold
     p50 = round(sorted(latencies)[len(latencies) // 2], 1) if latencies else 0.0
-    return _Run(answers, threshold, build_s, p50, deleted)
+    return _Run(answers, threshold, build_s, p50, deleted, kb.config.embedder)
 
 
 def _fit(answers: Mapping[str, Answer], labels: Mapping[str, bool], out: str | Path, description: str) -> dict:
@@ -214,6 +215,7 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
     labels = [answerable[q] for q in questions]
     result = {
         "input": name,
+        "embedder": run.embedder,
         "protocol": f"removed evidence: relevant documents of {remove_fraction:.0%} of the queries deleted "
                     f"(seed {seed})",
         "documents_deleted": run.deleted,
@@ -232,7 +234,8 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
     }
     if fit is not None:
         result.update(_fit(answers, {q: answerable[q] for q in questions}, fit,
-                           f"{name}, {result['protocol']}, {len(questions)} questions"))
+                           f"{Path(name).name}, {result['protocol']}, {len(questions)} questions, "
+                           f"embedder {run.embedder}"))
     return result
 
 
@@ -281,6 +284,7 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
     answerable = [i for i in ids if categories[i] == "ANSWERABLE"]
     return {
         "input": str(path),
+        "embedder": run.embedder,
         "protocol": "MTRAG-UN reference passages as corpus; last user turn as the question, "
                     + ("alone" if last_turn_only else "the conversation before it as history"),
         "documents": len(corpus),
@@ -323,6 +327,7 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
     ids = list(questions)
     return {
         "input": str(path),
+        "embedder": run.embedder,
         "protocol": "SQuAD 2.0: unanswerable questions about the same articles",
         "documents": len(corpus),
         **report([answers[i].confidence for i in ids], [answers[i].status for i in ids],

@@ -531,10 +531,16 @@ def test_calibrator_errors_name_the_problem(tmp_path):
         Calibrator(("vibes",), (0.0,), (1.0,), (1.0,), 0.0, 0.5)
 
 
-def test_shipped_calibrator_was_fitted(demo_kb):
-    shipped = Calibrator.default()
-    assert shipped.fitted_on and "placeholder" not in shipped.fitted_on
-    assert demo_kb.calibrator == shipped
+def test_each_shipped_calibrator_was_fitted_on_its_embedders_signals(demo_kb, embedder):
+    from ragkit.embed import SENTENCE_TRANSFORMERS_MINILM
+    from ragkit.settings import DEFAULT_EMBEDDER
+
+    minilm, default = Calibrator.default(SENTENCE_TRANSFORMERS_MINILM), Calibrator.default(DEFAULT_EMBEDDER)
+    for shipped, name in ((minilm, SENTENCE_TRANSFORMERS_MINILM), (default, DEFAULT_EMBEDDER)):
+        assert shipped.fitted_on and "placeholder" not in shipped.fitted_on
+        assert name.split("/")[-1] in shipped.fitted_on or shipped is minilm  # the MiniLM one predates the names
+    assert demo_kb.calibrator == Calibrator.default(embedder.name)
+    assert Calibrator.default("an-embedder-without-one") == default
 
 
 def test_calibrate_command_stores_a_calibrator_the_knowledge_base_then_uses(tmp_path, embedder):

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 
 from ragkit import ConfigError, ModelLoadError, SentenceTransformerEmbedder
-from ragkit.embed import resolve_model_path
-from ragkit.settings import DEFAULT_EMBEDDER
+from ragkit.embed import SENTENCE_TRANSFORMERS_MINILM, resolve_model_path
 
 
 def test_default_model_id_resolves_to_packaged_weights_offline():
-    path = Path(resolve_model_path(DEFAULT_EMBEDDER))
+    path = Path(resolve_model_path(SENTENCE_TRANSFORMERS_MINILM))
     assert path.is_dir() and (path / "model.safetensors").exists()
 
 
@@ -142,7 +141,7 @@ def test_bge_m3_path_through_flagembedding(tmp_path):
     folder = tmp_path / "tiny-m3"
     BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                          intermediate_size=64)).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_EMBEDDER)).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(resolve_model_path(SENTENCE_TRANSFORMERS_MINILM)).save_pretrained(folder)
     embedder = make_embedder(f"bge-m3:{folder}")
     assert isinstance(embedder, FlagM3Embedder) and embedder.dimension == 32
     vectors = embedder.embed_documents(["first text", "second, different text"])
