@@ -67,6 +67,7 @@ from ragkit.settings import (
     IndexKind,
     IngestLimits,
     KBConfig,
+    Language,
     RetrievalConfig,
     SearchMode,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "KnowledgeBaseError",
     "KnowledgeBaseLocked",
     "LLMError",
+    "Language",
     "Match",
     "Mention",
     "MissingExtraError",

@@ -5,6 +5,7 @@ when it is reopened; ``RetrievalConfig`` holds query-time choices and is never s
 bottom of the import graph: it imports nothing of ragkit but the errors.
 
     KBConfig
+    ├── language            en or zh: picks the defaults below that depend on the language
     ├── embedder            model name (see ``ragkit.embed.make_embedder``)
     ├── chunking            ChunkingConfig: chunker kind, size, overlap, …
     ├── bm25                BM25Config: language, tokenizer, k1, b
@@ -18,13 +19,15 @@ bottom of the import graph: it imports nothing of ragkit but the errors.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import Enum
 from typing import Any, TypeVar
 
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+# The embedder a knowledge base gets when KBConfig names none, by its language (benchmarks/choose-embedder.md).
+DEFAULT_EMBEDDERS = {"en": DEFAULT_EMBEDDER, "zh": "bge-small-zh-v1.5"}
 CONFIG_FILE = "ragkit.json"
 # 2: BM25 IDF from the registry's document frequencies; 3: settings in sections (2 is still read).
 FORMAT_VERSION = 3
@@ -54,6 +57,14 @@ class ChunkerKind(str, Enum):
     FIXED = "fixed"
     SEMANTIC = "semantic"
     HYBRID = "hybrid"
+
+
+class Language(str, Enum):
+    """What a knowledge base's texts are mostly written in: it picks the default embedder, BM25 tokenizer and entity
+    extractor (``KBConfig``). ``ragkit ingest`` picks it from the sources when it creates a knowledge base."""
+
+    EN = "en"
+    ZH = "zh"
 
 
 class BM25Tokenizer(str, Enum):
@@ -268,21 +279,35 @@ class GraphConfig:
 class KBConfig:
     """Everything that decides how content is cut, embedded, scored and stored; fixed when a knowledge base is
     created. Each section takes its dataclass or a dict of its fields; ``chunking`` and ``graph`` also take just
-    their kind (``KBConfig(chunking="fixed", graph="embedded")``)."""
+    their kind (``KBConfig(chunking="fixed", graph="embedded")``).
 
-    embedder: str = DEFAULT_EMBEDDER
+    ``language`` (``en`` or ``zh``) fills in what is left out: the embedder (``DEFAULT_EMBEDDERS``), and for Chinese
+    the multilingual BM25 tokenizer and the entity extractor that sends Chinese text to LAC (``model="auto"``)."""
+
+    embedder: str = None  # type: ignore[assignment]  # None: the language's default embedder
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
-    bm25: BM25Config = field(default_factory=BM25Config)
+    bm25: BM25Config = None  # type: ignore[assignment]  # None: the language's default
     index: IndexConfig = field(default_factory=IndexConfig)
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
+    language: Language = Language.EN
 
     def __post_init__(self) -> None:
+        language = parse_enum(Language, self.language, "language")
+        object.__setattr__(self, "language", language)
+        chinese = language is Language.ZH
+        if self.embedder is None:
+            object.__setattr__(self, "embedder", DEFAULT_EMBEDDERS[language.value])
         if not isinstance(self.embedder, str) or not self.embedder.strip():
             raise ConfigError(f"embedder must be a model name, got {self.embedder!r}")
+        if self.bm25 is None:
+            object.__setattr__(self, "bm25", BM25Config(tokenizer=BM25Tokenizer.MULTILINGUAL if chinese
+                                                        else BM25Tokenizer.WORD))
         for section in fields(self):
-            if section.name != "embedder":
+            if section.name not in ("embedder", "language"):
                 object.__setattr__(self, section.name, _section(section.name, getattr(self, section.name)))
+        if chinese and self.graph.model == GraphConfig.model:  # the English pipeline alone would miss Chinese
+            object.__setattr__(self, "graph", replace(self.graph, model="auto"))
 
     def to_json(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, **_plain(asdict(self))}

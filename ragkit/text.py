@@ -1,4 +1,5 @@
-"""Sentence splitting shared by chunkers and answer extraction (a pure function over character offsets)."""
+"""Sentence splitting shared by chunkers and answer extraction (a pure function over character offsets), and which
+script a text is mostly written in."""
 
 from __future__ import annotations
 
@@ -76,3 +77,12 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     while end > start and text[end - 1].isspace():
         end -= 1
     return (start, end) if start < end else None
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def mostly_chinese(text: str) -> bool:
+    """At least 30 % of the text's non-space characters are Han ideographs."""
+    letters = sum(1 for ch in text if not ch.isspace())
+    return letters > 0 and len(_HAN.findall(text)) >= 0.3 * letters

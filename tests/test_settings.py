@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import fields, is_dataclass, replace
+from enum import Enum
 
 import pytest
 
 from ragkit import (
+    DEFAULT_EMBEDDER,
     BM25Config,
     ChunkingConfig,
     CleaningConfig,
@@ -18,8 +20,9 @@ from ragkit import (
     IndexConfig,
     KBConfig,
     KnowledgeBase,
+    Language,
 )
-from ragkit.settings import CONFIG_FILE
+from ragkit.settings import CONFIG_FILE, DEFAULT_EMBEDDERS, BM25Tokenizer
 from ragkit.settings_file import differences, reconcile
 
 # The ragkit.json that ragkit wrote before settings had sections (format 2), for
@@ -66,6 +69,22 @@ def test_new_knowledge_bases_store_sections():
     assert KBConfig.from_json(stored) == KBConfig(chunking="fixed", graph="embedded")
 
 
+def test_the_language_fills_in_what_is_left_out():
+    chinese = KBConfig(language="zh", graph="embedded")
+    assert chinese.language is Language.ZH and chinese.embedder == DEFAULT_EMBEDDERS["zh"]
+    assert chinese.bm25.tokenizer is BM25Tokenizer.MULTILINGUAL and chinese.graph.model == "auto"
+    assert KBConfig().embedder == DEFAULT_EMBEDDERS["en"] == DEFAULT_EMBEDDER
+    assert KBConfig().bm25 == BM25Config() and KBConfig().graph.model == GraphConfig().model
+    chosen = KBConfig(language="zh", embedder="e5-small-v2", bm25={"tokenizer": "word"}, graph={"model": "lac"})
+    assert (chosen.embedder, chosen.bm25.tokenizer, chosen.graph.model) == ("e5-small-v2", BM25Tokenizer.WORD, "lac")
+    assert KBConfig.from_json(chinese.to_json()) == chinese
+    before = KBConfig().to_json()
+    del before["language"]  # written before the setting existed
+    assert KBConfig.from_json(before) == KBConfig()
+    with pytest.raises(ConfigError, match="'fr'.*en, zh"):
+        KBConfig(language="fr")
+
+
 @pytest.mark.parametrize("version", [1, 4, None])
 def test_an_unknown_format_is_refused_with_what_to_do(version):
     with pytest.raises(IncompatibleKnowledgeBase, match="rebuild it"):
@@ -79,7 +98,7 @@ def _leaves(config, prefix=""):
         value = getattr(config, item.name)
         if is_dataclass(value):
             yield from _leaves(value, f"{prefix}{item.name}.")
-        elif item.name in ("kind", "tokenizer", "dense_storage"):
+        elif isinstance(value, Enum):
             yield prefix + item.name, [m for m in type(value) if m is not value][0]
         elif value is None or item.name == "unicode_form":
             yield prefix + item.name, {"location": "elsewhere", "uri": "bolt://h", "database": "db",
@@ -106,7 +125,8 @@ def test_reconcile_names_every_setting_that_differs():
             requested = _with(stored, dotted, value)
         except ConfigError:
             continue  # not a valid combination on its own (e.g. num_perm no longer a multiple of bands)
-        assert differences(stored, requested) == [dotted]
+        # Chinese also brings the extractor that sends Chinese text to LAC, when the default one was left
+        assert differences(stored, requested) == (["graph.model", dotted] if dotted == "language" else [dotted])
         with pytest.raises(IncompatibleKnowledgeBase, match=dotted.replace(".", r"\.")):
             reconcile(stored, requested)
         checked += 1

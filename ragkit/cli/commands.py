@@ -12,7 +12,7 @@ from ragkit.cli import options, render
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.records import Answer, IngestReport, storable_text
 from ragkit.retrieve import SearchResult
-from ragkit.settings import ChunkerKind, GraphKind
+from ragkit.settings import ChunkerKind, GraphKind, Language
 
 
 def ingest(args: argparse.Namespace) -> IngestReport:
@@ -29,8 +29,33 @@ def ingest(args: argparse.Namespace) -> IngestReport:
                                     chunker=args.chunker))
     if not sources:
         raise ConfigError("nothing to ingest: give paths, --url or --sitemap")
-    with options.open_kb(args) as kb:
+    language = None
+    if options.creating(args):
+        language = Language(args.language) if args.language != "auto" else sample_language(sources[: len(args.paths)])
+    with options.open_kb(args, language) as kb:
         return kb.ingest(sources)
+
+
+# Files read to pick a new knowledge base's language: text formats only, which load without a parser.
+_SAMPLED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".rst", ".html", ".htm", ".csv", ".json", ".jsonl"})
+
+
+def sample_language(connectors: list, files: int = 20, characters: int = 4000) -> Language:
+    """Chinese when the first ``files`` text files of the sources are mostly Han characters, else English."""
+    from ragkit.connectors.files import FileItem
+    from ragkit.text import mostly_chinese
+
+    sample: list[str] = []
+    for connector in connectors:
+        for item in connector.items():
+            if len(sample) >= files:
+                break
+            if isinstance(item, FileItem) and item.path.suffix.lower() in _SAMPLED_SUFFIXES:
+                try:
+                    sample.append(item.load().text[:characters])
+                except RagkitError:
+                    continue  # ingest reports it
+    return Language.ZH if mostly_chinese("\n".join(sample)) else Language.EN
 
 
 def search(args: argparse.Namespace) -> SearchResult:
@@ -181,6 +206,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     options.graph(parser, f"when creating: build an entity graph, {GraphKind.EMBEDDED.value} or in Neo4j "
                           "($NEO4J_URI, $NEO4J_PASSWORD)")
     options.dense_storage(parser)
+    parser.add_argument("--language", choices=["auto", *options.values(Language)], default="auto",
+                        help="when creating: what the texts are mostly written in, which picks the embedder, BM25 "
+                             "tokenizer and entity extractor (default: auto, from the first text files)")
 
     parser = options.command(sub, "search", "retrieve the best chunks for a query", search, render.search)
     parser.add_argument("query")

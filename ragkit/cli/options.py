@@ -21,6 +21,7 @@ from ragkit.settings import (
     IndexKind,
     IngestLimits,
     KBConfig,
+    Language,
     RetrievalConfig,
     SearchMode,
     parse_enum,
@@ -122,13 +123,19 @@ def graph_config(kind: str, args: argparse.Namespace) -> GraphConfig:
     return GraphConfig(kind, model=model) if model else GraphConfig(kind)
 
 
-def open_kb(args: argparse.Namespace) -> KnowledgeBase:
-    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph, --dense-storage) apply only to a new
-    one."""
-    creating = not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
+def creating(args: argparse.Namespace) -> bool:
+    """Whether --kb names a knowledge base that does not exist yet."""
+    return not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
+
+
+def open_kb(args: argparse.Namespace, language: Language | None = None) -> KnowledgeBase:
+    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph, --dense-storage, the language)
+    apply only to a new one."""
     config = None
-    if creating and any(getattr(args, option, None) for option in ("qdrant_url", "graph", "dense_storage")):
-        config = KBConfig(index=index_config(args), graph=graph_config(args.graph or "none", args))
+    chosen = any(getattr(args, option, None) for option in ("qdrant_url", "graph", "dense_storage"))
+    if creating(args) and (chosen or language is not None):
+        config = KBConfig(index=index_config(args), graph=graph_config(args.graph or "none", args),
+                          language=language or Language.EN)
     return KnowledgeBase.open(args.kb, config, retrieval=retrieval_config(args), limits=ingest_limits(args))
 
 

@@ -76,7 +76,10 @@ class SentenceTransformerEmbedder(QueriesThroughTokens):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise MissingExtraError("sentence-transformers", "torch", f"The embedder {self._model_id!r}") from exc
+            earlier = (" (ragkit's default embedder until 2026-12-06: a knowledge base built with it keeps it)"
+                       if self._model_id == SENTENCE_TRANSFORMERS_MINILM else "")
+            raise MissingExtraError("sentence-transformers", "torch",
+                                    f"The embedder {self._model_id!r}{earlier}") from exc
         from transformers.utils import logging as transformers_logging
 
         bars = transformers_logging.is_progress_bar_enabled()

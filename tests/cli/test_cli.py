@@ -10,6 +10,7 @@ import pytest
 from support import small_beir, write_corpus
 
 from ragkit.cli import main
+from ragkit.settings import DEFAULT_EMBEDDERS
 
 pytestmark = pytest.mark.integration  # the commands open knowledge bases with the real embedder
 
@@ -150,7 +151,9 @@ def test_ingest_with_a_chinese_entity_graph_and_explore_it(tmp_path, capsys):
     })
     kb = str(tmp_path / "kb")
     _run(capsys, "ingest", str(docs), "--kb", kb, "--graph", "embedded", "--graph-model", "lac", "--json")
-    assert json.loads((tmp_path / "kb" / "ragkit.json").read_text())["graph"]["model"] == "lac"
+    stored = json.loads((tmp_path / "kb" / "ragkit.json").read_text())
+    assert stored["graph"]["model"] == "lac"
+    assert (stored["language"], stored["embedder"]) == ("zh", DEFAULT_EMBEDDERS["zh"])  # picked from the files
     entity = _run(capsys, "graph", "entity", "陈凯歌", "--kb", kb, "--json")
     assert entity["label"] == "PERSON" and entity["chunks"] == 2
     assert {"source": "陈凯歌", "label": "出生于", "target": "北京"}.items() <= entity["relations"][0].items()

