@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 from ragkit import KnowledgeBase
-from ragkit.embed import SentenceTransformerEmbedder
+from ragkit.embed import make_embedder
 from ragkit.index import EdgeIndex
+from ragkit.settings import DEFAULT_EMBEDDER
 
 
 class CrashingIndex:
@@ -61,7 +62,7 @@ class CrashingIndex:
 
 def main() -> None:
     kb_dir, docs_dir, step = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder(DEFAULT_EMBEDDER)
     kb_dir.mkdir(parents=True, exist_ok=True)
     index = CrashingIndex(EdgeIndex(kb_dir / "index", embedder.dimension), step)
     kb = KnowledgeBase.open(kb_dir, embedder=embedder, index=index)

@@ -178,8 +178,8 @@ def test_bad_arguments_raise_clear_errors(tmp_path, embedder):
             kb.ingest([42])
     with pytest.raises(IncompatibleKnowledgeBase, match=r"chunking\.size"):
         KnowledgeBase.open(tmp_path / "kb", KBConfig(chunking={"size": 100}), embedder=embedder)
-    with pytest.raises(ConfigError, match="exceeds the 254 tokens"):
-        KnowledgeBase.open(tmp_path / "kb2", KBConfig(chunking={"size": 512}), embedder=embedder)
+    with pytest.raises(ConfigError, match=f"exceeds the {embedder.max_tokens} tokens"):
+        KnowledgeBase.open(tmp_path / "kb2", KBConfig(chunking={"size": 1024}), embedder=embedder)
 
 
 def test_multilingual_bm25_tokenizer_segments_chinese(tmp_path, embedder):

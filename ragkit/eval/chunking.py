@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Sequence
 
 from ragkit.chunkers import make_chunker
-from ragkit.embed import Embedder, SentenceTransformerEmbedder
+from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import DatasetError, RagkitError
 from ragkit.kb import KnowledgeBase
 from ragkit.records import Document
-from ragkit.settings import ChunkerKind, ChunkingConfig, KBConfig, SearchMode, parse_enum
+from ragkit.settings import DEFAULT_EMBEDDER, ChunkerKind, ChunkingConfig, KBConfig, SearchMode, parse_enum
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def disk_bytes(path: Path) -> int:
 def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQuestion], specs: Sequence[str], *,
                       mode: SearchMode = SearchMode.HYBRID, embedder: Embedder | None = None,
                       bm25_tokenizer: str = "word") -> list[dict]:
-    embedder = embedder or SentenceTransformerEmbedder()
+    embedder = embedder or make_embedder(DEFAULT_EMBEDDER)
     results = []
     for spec in specs:
         kind, size = parse_chunker_spec(spec)

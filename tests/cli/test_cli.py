@@ -129,11 +129,11 @@ def test_eval_chunking_and_abstention_on_a_small_squad_file(tmp_path, capsys):
         for j, (q, a) in enumerate(qas)]}]} for i, (text, qas) in enumerate(paragraphs)]}
     squad = tmp_path / "squad.json"
     squad.write_text(json.dumps(data))
-    rows = _run(capsys, "eval", "chunking", "--squad", str(squad), "--chunkers", "fixed:16,hybrid,fixed:512", "--json")
-    assert [(r["chunker"], r["size"]) for r in rows] == [("fixed", 16), ("hybrid", 250), ("fixed", 512)]
+    rows = _run(capsys, "eval", "chunking", "--squad", str(squad), "--chunkers", "fixed:16,hybrid,fixed:1024", "--json")
+    assert [(r["chunker"], r["size"]) for r in rows] == [("fixed", 16), ("hybrid", 250), ("fixed", 1024)]
     assert rows[0]["questions"] == 2 and rows[0]["recall@5"] == 1.0 and rows[0]["chunks"] >= 2
     assert rows[1]["chunks"] == 2
-    assert "exceeds the 254 tokens" in rows[2]["error"]
+    assert "exceeds the 510 tokens that bge-small-en-v1.5 reads" in rows[2]["error"]
 
     # only answerable questions: no AUROC to report, and the report stays strict JSON (null, not NaN)
     for article in data["data"]:
