@@ -160,3 +160,23 @@ def test_hostile_inputs_are_skipped_in_bounded_memory():
         assert outcomes[row["input"]] == ("skipped", "too_large") and outcomes["note.txt"] == ("added", None)
         assert 0 < row["rss_before_mb"] <= row["peak_rss_mb"] < row["rss_before_mb"] + 500
         assert row["worker_peak_rss_mb"] > 0
+
+
+def test_choose_embedder_compares_candidates_on_retrieval_and_speed(tmp_path, datasets_dir):
+    beir = small_beir(datasets_dir / "scifact_beir", tmp_path / "data" / "scifact_beir", queries=3, distractors=20)
+    documents = len((beir / "corpus.jsonl").read_text().splitlines())
+    rows = run("choose_embedder.py", "--datasets", str(tmp_path / "data"), "--english",
+               "all-MiniLM-L6-v2,bge-small-en-v1.5", "--chinese", "bge-small-zh-v1.5", "--only", "scifact,speed",
+               "--json")
+    retrieval = [row for row in rows if row["kind"] == "retrieval"]
+    assert {(row["embedder"], row["mode"]) for row in retrieval} == {
+        (name, mode) for name in ("all-MiniLM-L6-v2", "bge-small-en-v1.5") for mode in ("sparse", "dense", "hybrid")}
+    sparse = {row["ndcg@10"] for row in retrieval if row["mode"] == "sparse"}
+    assert len(sparse) == 1  # BM25 does not depend on the embedder: only the embedder changed
+    assert all(0.0 < row["ndcg@10"] <= 1.0 and row["docs"] == documents for row in retrieval)
+    speed = [row for row in rows if row["kind"] == "speed"]
+    assert {row["embedder"] for row in speed} == {"all-MiniLM-L6-v2", "bge-small-en-v1.5"}
+    assert all(row["passages_per_s"] > 0 for row in speed)
+    queries = {row["embedder"]: row for row in rows if row["kind"] == "query"}
+    assert set(queries) == {"all-MiniLM-L6-v2", "bge-small-en-v1.5", "bge-small-zh-v1.5"}
+    assert all(row["queries"] == 3 and row["p50_ms"] > 0 for row in queries.values())
