@@ -31,6 +31,7 @@ from ragkit.filters import Match, Range
 from ragkit.graph import Community, DocumentGraph, EntityInfo, GraphStore, GraphView, Mention, Relation
 from ragkit.index import FusionQuery, IndexPoint, IndexQuery, ScoredId, SparseVector, VectorIndex, VectorName
 from ragkit.kb import Ingestible, KnowledgeBase
+from ragkit.progress import ProgressCallback, ProgressEvent, Stage
 from ragkit.records import (
     Answer,
     AnswerStatus,
@@ -142,6 +143,8 @@ __all__ = [
     "ModelLoadError",
     "OpenAIChat",
     "Outcome",
+    "ProgressCallback",
+    "ProgressEvent",
     "RagkitError",
     "Range",
     "Relation",
@@ -153,6 +156,7 @@ __all__ = [
     "SearchResult",
     "SentenceTransformerEmbedder",
     "SkipCode",
+    "Stage",
     "SourceItem",
     "SourceOutcome",
     "StorageFull",

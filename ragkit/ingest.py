@@ -3,7 +3,8 @@
 A source becomes stored chunks in two stages. ``Preparer`` does what needs no storage — the ingest pipeline,
 in order:
 
-    load (the connector parses) → check the text → clean → duplicate keys and check → chunk → BM25 terms
+    load (the connector parses) → check the text → clean      in worker processes, ahead (ragkit.worker)
+    → duplicate keys and check → chunk → BM25 terms             here, in input order
 
 and ``Writer`` stores a batch of prepared documents in three steps (see ``ragkit.registry.documents``): the
 registry marks the affected chunks pending / deleting; the vector index (and the entity graph beside it) is
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from ragkit.chunkers import Chunker, make_chunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
@@ -25,6 +26,7 @@ from ragkit.errors import ConfigError, IngestError, SkipCode
 from ragkit.filters import document_payload
 from ragkit.graph import EntityGraph
 from ragkit.index import IndexPoint, VectorIndex
+from ragkit.progress import Progress, ProgressCallback, Stage
 from ragkit.records import (
     Chunk,
     Connector,
@@ -39,7 +41,7 @@ from ragkit.records import (
 from ragkit.registry import DocumentWrite, Registry, embed_hash
 from ragkit.settings import ChunkerKind, IngestLimits, KBConfig, parse_enum
 from ragkit.sparse import BM25Encoder, TermCounts
-from ragkit.worker import LoadWorker, check_size
+from ragkit.worker import LoadPool, LoadWorker, load_document
 
 Ingestible = Union[str, os.PathLike, SourceItem, Connector]
 """What ``KnowledgeBase.ingest`` takes: a path (file, folder or glob), a ``Document`` or other source item, or a
@@ -80,24 +82,36 @@ class Preparer:
                  duplicates: DuplicateFinder, limits: IngestLimits = IngestLimits()) -> None:
         self._config = config
         self._limits = limits
-        self._worker = LoadWorker(limits) if limits.isolated else None
+        self._cleaner = Cleaner(config.cleaning)
+        self._workers: list[LoadWorker] = []  # started on first use, kept between ingests
         self._embedder = embedder
         self._chunkers: dict[ChunkerKind, Chunker] = {config.chunking.kind: chunker}
         self._encoder = encoder
-        self._cleaner = Cleaner(config.cleaning)
         self.duplicates = duplicates
 
-    def prepare(self, item: SourceItem, fingerprint: str, chunker: ChunkerKind | None = None) -> DocumentWrite:
-        """Load, check, clean, check for duplicates, chunk and count terms."""
-        document = self._load(item)
-        document = self._cleaner.clean(document)
+    def load(self, items: Sequence[SourceItem], workers: int = 1) -> Iterator[Document | IngestError]:
+        """Each item's cleaned document, or why it is skipped, in order: loaded by ``workers`` child processes
+        ahead of the caller when parse limits are set (``IngestLimits.isolated``), else here, one at a time."""
+        if not self._limits.isolated:
+            for item in items:
+                try:
+                    yield load_document(item, self._limits.max_document_characters, self._cleaner)
+                except IngestError as exc:
+                    yield exc
+            return
+        while len(self._workers) < workers:
+            self._workers.append(LoadWorker(self._limits, self._cleaner))
+        yield from LoadPool(self._workers[:workers], self._limits, self._cleaner).load(items)
+
+    def prepare(self, document: Document, fingerprint: str, chunker: ChunkerKind | None = None) -> DocumentWrite:
+        """Check a loaded, cleaned document for duplicates, chunk it and count its terms."""
         keys = self.duplicates.keys(document)
         self.duplicates.check(document, keys)
         chunks = self._chunker(chunker).chunk(document)
         if not chunks:
-            raise IngestError(item.source, "has no text to index after parsing", SkipCode.EMPTY)
+            raise IngestError(document.source, "has no text to index after parsing", SkipCode.EMPTY)
         if len(chunks) > self._limits.max_chunks_per_document:
-            raise IngestError(item.source, f"makes {len(chunks):,} chunks, more than the "
+            raise IngestError(document.source, f"makes {len(chunks):,} chunks, more than the "
                               f"{self._limits.max_chunks_per_document:,} a document may have "
                               "(IngestLimits.max_chunks_per_document); split it, or raise the limit",
                               SkipCode.TOO_LARGE)
@@ -105,25 +119,10 @@ class Preparer:
         self.duplicates.remember(document, keys)
         return DocumentWrite(document, fingerprint, chunks, terms, keys)
 
-    def _load(self, item: SourceItem) -> Document:
-        """The item's document — loaded in the worker process when there is one — checked to be usable text."""
-        if self._worker is not None:
-            document = self._worker.load(item)
-        else:
-            document = item.load()
-            check_size(item.source, document, self._limits.max_document_characters)
-        if document.source != item.source:
-            raise IngestError(item.source, f"its loader returned a document for another source ({document.source})")
-        for what, value in [("text", document.text), ("metadata", dict(document.metadata))]:
-            if not _valid_unicode(value):
-                raise IngestError(item.source, f"holds {what} that is not valid Unicode (a lone surrogate, as "
-                                  "undecodable bytes become); decode it before ingesting", SkipCode.ENCODING)
-        return document
-
     def close(self) -> None:
-        """Stop the worker process, if one was started."""
-        if self._worker is not None:
-            self._worker.stop()
+        """Stop the worker processes, if any were started."""
+        for worker in self._workers:
+            worker.stop()
 
     def _chunker(self, kind: ChunkerKind | None) -> Chunker:
         """The knowledge base's chunker, or the one a connector asked for (built once)."""
@@ -153,20 +152,22 @@ class Writer:
         self._graph = graph
         self._check_space = check_space  # before each batch: a full disk must not reach the index's mapped files
 
-    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64,
-               optimize: bool = True) -> IngestReport:
+    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64, optimize: bool = True,
+               workers: int = 1, progress: ProgressCallback | None = None) -> IngestReport:
         """See ``KnowledgeBase.ingest``."""
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+            raise ConfigError(f"workers must be a whole number from 1 to 64, got {workers!r}")
         started = time.perf_counter()
+        tracker = Progress(progress)
         self.finish_pending_work()
         first_build = self._bm25.chunk_count() == 0
         items, synced = expand(inputs)
         report: list[SourceOutcome] = []
-        embedded = 0
         seen: dict[str, None] = {}  # sources in input order
-        batch: list[_Prepared] = []
-        for item, chunker in items:
+        todo: list[tuple[SourceItem, ChunkerKind | None, str, Outcome]] = []
+        for item, chunker in items:  # what each source needs: nothing (unchanged), or loading
             source = storable_text(item.source)
             if source in seen:
                 continue
@@ -181,16 +182,12 @@ class Writer:
                     chunks = len(self._documents.chunk_ids(existing.doc_id))
                     report.append(SourceOutcome(item.source, Outcome.UNCHANGED, chunks))
                     continue
-                outcome = Outcome.ADDED if existing is None else Outcome.UPDATED
-                batch.append(_Prepared(self._preparer.prepare(item, fingerprint, chunker), outcome))
+                todo.append((item, chunker, fingerprint, Outcome.ADDED if existing is None else Outcome.UPDATED))
             except IngestError as exc:
                 report.append(SourceOutcome(source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
-                continue
-            if len(batch) >= batch_size:
-                embedded += self._write(batch, report)
-                batch = []
-        if batch:
-            embedded += self._write(batch, report)
+        tracker.total(Stage.PARSE, len(todo))
+        tracker.total(Stage.CHUNK, len(todo))
+        embedded = self._load_and_write(todo, batch_size, workers, report, tracker)
         order = {source: position for position, source in enumerate(seen)}
         report.sort(key=lambda item: order[item.source])  # one line per source, in input order
         for connector in synced:
@@ -200,11 +197,42 @@ class Writer:
             ]
             self._delete_documents([row.doc_id for row in gone])
             report.extend(SourceOutcome(row.source, Outcome.REMOVED) for row in gone)
-        # A first build fixed the average length from its first batch: make it exact while that is cheap.
-        self.refresh_bm25(tolerance=0.0 if first_build else 0.1)
-        if optimize:
-            self._index.optimize()
-        return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3))
+        with tracker.timed(Stage.INDEX):
+            # A first build fixed the average length from its first batch: make it exact while that is cheap.
+            self.refresh_bm25(tolerance=0.0 if first_build else 0.1)
+            if optimize:
+                self._index.optimize()
+        tracker.finish()
+        return IngestReport(tuple(report), embedded, round(time.perf_counter() - started, 3), tracker.seconds())
+
+    def _load_and_write(self, todo: Sequence[tuple[SourceItem, ChunkerKind | None, str, Outcome]], batch_size: int,
+                        workers: int, report: list[SourceOutcome], tracker: Progress) -> int:
+        """Load the sources (in worker processes, ahead), prepare them here, and write them in batches while the
+        workers go on; how many texts were embedded."""
+        embedded = 0
+        batch: list[_Prepared] = []
+        loaded = self._preparer.load([item for item, *_ in todo], workers)
+        try:
+            for item, chunker, fingerprint, outcome in todo:
+                with tracker.timed(Stage.PARSE):  # the time spent waiting for the workers
+                    document = next(loaded)
+                tracker.advance(Stage.PARSE)
+                try:
+                    if isinstance(document, IngestError):
+                        raise document
+                    with tracker.timed(Stage.CHUNK):
+                        batch.append(_Prepared(self._preparer.prepare(document, fingerprint, chunker), outcome))
+                except IngestError as exc:
+                    report.append(SourceOutcome(item.source, Outcome.SKIPPED, reason=exc.reason, code=exc.code))
+                tracker.advance(Stage.CHUNK)
+                if len(batch) >= batch_size:
+                    embedded += self._write(batch, report, tracker)
+                    batch = []
+            if batch:
+                embedded += self._write(batch, report, tracker)
+        finally:
+            loaded.close()
+        return embedded
 
     def delete(self, doc_ids: Sequence[str]) -> None:
         """Remove these documents in one transaction, then keep BM25 and the index in step. Call
@@ -253,7 +281,7 @@ class Writer:
 
     # -- the three steps -----------------------------------------------------------------------------------
 
-    def _write(self, batch: list[_Prepared], report: list[SourceOutcome]) -> int:
+    def _write(self, batch: list[_Prepared], report: list[SourceOutcome], tracker: Progress) -> int:
         """Steps 1–3 of a write for a batch of prepared documents; how many texts were embedded."""
         self._check_space()
         avg_len = self._bm25.average_for([terms for prepared in batch for terms in prepared.write.terms])
@@ -266,12 +294,18 @@ class Writer:
             for chunk, terms in zip(prepared.write.chunks, prepared.write.terms)
             if chunk.id in pending
         ]
-        embedded = self._index_chunks(to_index, avg_len)  # step 2
-        for prepared in batch:  # chunks an update kept still carry the old metadata
-            if prepared.outcome is Outcome.UPDATED:
-                self._index.set_payload(prepared.write.document.id, payloads[prepared.write.document.id])
-        self._write_graph([(p.write.document.id, p.write.chunks) for p in batch])
-        self._apply_deletions()  # the rest of step 2, and step 3
+        embedded = self._index_chunks(to_index, avg_len, tracker)  # step 2
+        with tracker.timed(Stage.INDEX):
+            for prepared in batch:  # chunks an update kept still carry the old metadata
+                if prepared.outcome is Outcome.UPDATED:
+                    self._index.set_payload(prepared.write.document.id, payloads[prepared.write.document.id])
+        if self._graph is not None:
+            tracker.total(Stage.GRAPH, len(batch), add=True)
+            with tracker.timed(Stage.GRAPH):
+                self._write_graph([(p.write.document.id, p.write.chunks) for p in batch])
+            tracker.advance(Stage.GRAPH, len(batch))
+        with tracker.timed(Stage.INDEX):
+            self._apply_deletions()  # the rest of step 2, and step 3
         report.extend(
             SourceOutcome(p.write.document.source, p.outcome, len(p.write.chunks),
                           elements=len(p.write.document.elements))
@@ -279,24 +313,32 @@ class Writer:
         )
         return embedded
 
-    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, Mapping[str, Any]]], avg_len: float) -> int:
+    def _index_chunks(self, chunks: Sequence[tuple[Chunk, TermCounts, Mapping[str, Any]]], avg_len: float,
+                      tracker: Progress | None = None) -> int:
         """Embed chunks and upsert them with their BM25 vectors; each tuple is (chunk, term counts, payload).
 
         Text that is already indexed elsewhere (boilerplate, a moved section) reuses that chunk's vector, and text
         repeated within the batch is embedded once. Returns how many texts were embedded.
         """
+        tracker = tracker or Progress()
+        tracker.total(Stage.EMBED, len(chunks), add=True)
+        tracker.total(Stage.INDEX, len(chunks), add=True)
         encoder = self._bm25.encoder
-        hashes = [embed_hash(chunk) for chunk, _, _ in chunks]
-        known = self._documents.chunks_embedding(sorted(set(hashes)))
-        stored = self._index.dense_vectors(list(known.values()))
-        vectors = {h: stored[chunk_id] for h, chunk_id in known.items() if chunk_id in stored}
-        missing = {h: chunk.embed_text for h, (chunk, _, _) in zip(hashes, chunks) if h not in vectors}
-        vectors.update(zip(missing, self._embedder.embed_documents(list(missing.values()))))
-        points = [
-            IndexPoint(chunk.id, vectors[h], encoder.encode_document(terms, avg_len), payload)
-            for h, (chunk, terms, payload) in zip(hashes, chunks)
-        ]
-        self._index.upsert(points)
+        with tracker.timed(Stage.EMBED):
+            hashes = [embed_hash(chunk) for chunk, _, _ in chunks]
+            known = self._documents.chunks_embedding(sorted(set(hashes)))
+            stored = self._index.dense_vectors(list(known.values()))
+            vectors = {h: stored[chunk_id] for h, chunk_id in known.items() if chunk_id in stored}
+            missing = {h: chunk.embed_text for h, (chunk, _, _) in zip(hashes, chunks) if h not in vectors}
+            vectors.update(zip(missing, self._embedder.embed_documents(list(missing.values()))))
+        tracker.advance(Stage.EMBED, len(chunks))
+        with tracker.timed(Stage.INDEX):
+            points = [
+                IndexPoint(chunk.id, vectors[h], encoder.encode_document(terms, avg_len), payload)
+                for h, (chunk, terms, payload) in zip(hashes, chunks)
+            ]
+            self._index.upsert(points)
+        tracker.advance(Stage.INDEX, len(chunks))
         return len(missing)
 
     def _write_graph(self, documents: Sequence[tuple[str, Sequence[Chunk]]]) -> None:
@@ -333,17 +375,6 @@ class Writer:
             self._graph.delete(work.deleting_documents)
         self._write_graph([(d.id, self._documents.document_chunks(d.id)) for d in work.documents])
         self._apply_deletions()
-
-
-def _valid_unicode(value: Any) -> bool:
-    """Whether every string in ``value`` (nested in lists and mappings, keys included) encodes as UTF-8."""
-    if isinstance(value, str):
-        return storable_text(value) == value
-    if isinstance(value, Mapping):
-        return all(_valid_unicode(key) and _valid_unicode(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_valid_unicode(item) for item in value)
-    return True
 
 
 def _payload(document: Document) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from ragkit.graph import EntityGraph, GraphStore, GraphView
 from ragkit.index import EdgeIndex, QdrantIndex, VectorIndex
 from ragkit.ingest import Ingestible, Preparer, Writer
 from ragkit.lock import DirectoryLock
+from ragkit.progress import ProgressCallback, progress_display
 from ragkit.records import Answer, Document, Hit, IngestReport, storable_text
 from ragkit.registry import REGISTRY_FILE, DocumentRow, Registry
 from ragkit.retrieve import Retriever, SearchResult, checked_k, checked_text
@@ -179,8 +180,8 @@ class KnowledgeBase:
     # -- writing -------------------------------------------------------------------------------------------
 
     @_writes
-    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64,
-               optimize: bool = True) -> IngestReport:
+    def ingest(self, inputs: Ingestible | Iterable[Ingestible], *, batch_size: int = 64, optimize: bool = True,
+               workers: int = 1, progress: bool | ProgressCallback | None = None) -> IngestReport:
         """Add or update files, folders, globs, ``Document`` records, source items or connectors; report each source.
 
         Unchanged sources (same fingerprint) are neither parsed nor embedded. Ingesting a folder (or another synced
@@ -191,8 +192,13 @@ class KnowledgeBase:
         correct) for a bulk load that calls ``ingest`` many times: call ``optimize()`` once at the end instead of
         re-merging growing segments after every call. (The embedded index still indexes each 256 MB of new vectors
         as it fills, which bounds the memory a large load needs.)
+
+        ``workers`` processes parse and clean sources ahead while this one chunks, embeds and writes (each under the
+        ``limits`` of the knowledge base). ``progress=True`` shows a bar per stage (or log lines where standard
+        error is not a terminal); a callable gets each ``ragkit.ProgressEvent`` instead.
         """
-        return self._writer.ingest(inputs, batch_size=batch_size, optimize=optimize)
+        return self._writer.ingest(inputs, batch_size=batch_size, optimize=optimize, workers=workers,
+                                   progress=progress_display(progress))
 
     def delete(self, source_or_doc_id: str | os.PathLike[str]) -> bool:
         """Remove a document by its source (path, URL…) or document id; False if there was no such document."""

@@ -311,11 +311,13 @@ class SourceOutcome:
 
 @dataclass(frozen=True)
 class IngestReport:
-    """What an ingest did, per source, and how much work it took."""
+    """What an ingest did, per source, and how much work it took: ``stage_seconds`` is the time the ingest spent in
+    each stage (``parse`` is the time it waited for the worker processes that parse ahead of it)."""
 
     items: tuple[SourceOutcome, ...]
     chunks_embedded: int
     seconds: float
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found = Counter(item.outcome.value for item in self.items)

@@ -3,12 +3,15 @@
 
 Each command is a function from its parsed arguments to a result, which ``main`` prints in a human form or as JSON
 (a list as JSON Lines); a ``RagkitError`` becomes one line on standard error (or a JSON object) and exit status 1.
+Progress and the library's log go to standard error (bars on a terminal, lines otherwise), never to the output;
+``--quiet`` silences them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from typing import Sequence
 
@@ -18,6 +21,35 @@ from ragkit.errors import RagkitError
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    library = logging.getLogger("ragkit")
+    shown = _Stderr() if not getattr(args, "quiet", False) else logging.NullHandler()
+    level = library.level
+    library.addHandler(shown)
+    library.setLevel(logging.INFO)
+    try:
+        return _run(args)
+    finally:
+        library.removeHandler(shown)
+        library.setLevel(level)
+
+
+class _Stderr(logging.StreamHandler):
+    """Log records as ``ragkit: message`` lines on whatever ``sys.stderr`` is when they are written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("ragkit: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - the handler's stream, looked up at each record
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: object) -> None:
+        pass
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         output = args.run(args)
     except RagkitError as exc:

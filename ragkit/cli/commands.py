@@ -10,6 +10,7 @@ from typing import Any
 
 from ragkit.cli import options, render
 from ragkit.errors import ConfigError, RagkitError
+from ragkit.progress import Progress, Stage
 from ragkit.records import Answer, IngestReport, storable_text
 from ragkit.retrieve import SearchResult
 from ragkit.settings import ChunkerKind, GraphKind, Language
@@ -33,7 +34,7 @@ def ingest(args: argparse.Namespace) -> IngestReport:
     if options.creating(args):
         language = Language(args.language) if args.language != "auto" else sample_language(sources[: len(args.paths)])
     with options.open_kb(args, language) as kb:
-        return kb.ingest(sources)
+        return kb.ingest(sources, workers=args.workers, progress=options.progress(args))
 
 
 # Files read to pick a new knowledge base's language: text formats only, which load without a parser.
@@ -99,8 +100,14 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     from ragkit.answer.calibrator import CALIBRATOR_FILE, cross_fitted
 
     labelled = labelled_questions(args.questions)
+    tracker = Progress(options.progress(args))
+    tracker.total(Stage.ASK, len(labelled))
     with options.open_kb(args) as kb:
-        answers = [kb.ask(question, mode=args.mode) for question, _ in labelled]
+        answers = []
+        for question, _ in labelled:
+            answers.append(kb.ask(question, mode=args.mode))
+            tracker.advance(Stage.ASK)
+        tracker.finish()
         labels = [answerable for _, answerable in labelled]
         # Fitted with a reranker, it weighs the reranker's scores: ask with the same --reranker to get them.
         reranked = f", reranker {args.reranker}" if args.reranker not in (None, "none") else ""
@@ -197,6 +204,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-expanded-mb", type=int, default=256,
                         help="skip Office files that unpack to more than this (default %(default)s MB)")
     options.limits(parser)
+    options.workers(parser)
     parser.add_argument("--url", action="append", default=[], help="a web page to ingest (repeatable)")
     parser.add_argument("--sitemap", action="append", default=[], help="a sitemap whose pages to ingest (repeatable)")
     parser.add_argument("--chunker", choices=options.values(ChunkerKind),

@@ -23,7 +23,7 @@ def retrieval(args: argparse.Namespace) -> list[dict]:
                       index=options.index_config(args), graph=options.graph_config(graph, args))
     dataset = load_beir(args.beir, args.split)
     return evaluate_retrieval(dataset, modes, kb_dir=args.keep, config=config,
-                              retrieval=options.retrieval_config(args))
+                              retrieval=options.retrieval_config(args), progress=options.progress(args))
 
 
 def abstention(args: argparse.Namespace) -> dict:
@@ -35,7 +35,8 @@ def abstention(args: argparse.Namespace) -> dict:
         raise ConfigError("give exactly one of --beir DIR, --mtrag reference.jsonl or --squad FILE.json")
     calibrator = Calibrator.load(args.calibrator) if args.calibrator else None
     common = {"kb_dir": args.kb_dir, "k": args.k, "calibrator": calibrator, "cross_fit": args.cross_fit,
-              "config": KBConfig(embedder=args.embedder), "retrieval": options.retrieval_config(args)}
+              "config": KBConfig(embedder=args.embedder), "retrieval": options.retrieval_config(args),
+              "progress": options.progress(args)}
     if args.beir:
         from ragkit.eval.beir import load_beir
 
@@ -58,7 +59,7 @@ def chunking(args: argparse.Namespace) -> list[dict]:
     specs = [spec.strip() for spec in args.chunkers.split(",") if spec.strip()]
     mode = parse_enum(SearchMode, args.mode, "search mode")
     rows = evaluate_chunking(documents, questions, specs, mode=mode, bm25_tokenizer=args.bm25_tokenizer,
-                             embedder=make_embedder(args.embedder))
+                             embedder=make_embedder(args.embedder), progress=options.progress(args))
     return [{"dataset": args.squad, **row} for row in rows]
 
 
@@ -71,7 +72,8 @@ def ingest(args: argparse.Namespace) -> dict:
         raise ConfigError("give either --path (files) or --beir (a BEIR corpus)")
     items = list(FileConnector.from_path(args.path).items()) if args.path else \
         list(load_beir(args.beir, args.split).corpus.values())
-    return {"input": args.path or args.beir, **profile_ingest(items, embed_sample=args.embed_sample)}
+    return {"input": args.path or args.beir, **profile_ingest(items, embed_sample=args.embed_sample,
+                                                              progress=options.progress(args))}
 
 
 def add(sub: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ from typing import Callable
 from ragkit.answer import ChatModel, OpenAIChat
 from ragkit.errors import ConfigError
 from ragkit.kb import KnowledgeBase
+from ragkit.progress import ProgressCallback, progress_display
 from ragkit.settings import (
     CONFIG_FILE,
     BM25Tokenizer,
@@ -41,6 +42,7 @@ def command(sub: argparse._SubParsersAction, name: str, help: str, run: Callable
     parser = sub.add_parser(name, help=help, description=help)
     parser.set_defaults(run=run, render=render)
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no log on standard error")
     if kb:
         default = os.environ.get("RAGKIT_KB")
         parser.add_argument("--kb", required=default is None, default=default,
@@ -156,3 +158,14 @@ def ingest_limits(args: argparse.Namespace) -> IngestLimits:
     if not hasattr(args, "max_chunks"):
         return IngestLimits()
     return IngestLimits(args.max_chars, args.max_chunks, args.parse_timeout, args.parse_memory_mb)
+
+
+def progress(args: argparse.Namespace) -> ProgressCallback | None:
+    """The progress display of a long command: bars on a terminal, log lines when standard error is piped, nothing
+    with ``--quiet``."""
+    return None if getattr(args, "quiet", False) else progress_display(True)
+
+
+def workers(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes that parse and clean sources ahead of embedding (default %(default)s)")

@@ -38,6 +38,7 @@ from ragkit.embed import Embedder
 from ragkit.errors import DatasetError
 from ragkit.eval.beir import BeirDataset
 from ragkit.kb import KnowledgeBase
+from ragkit.progress import Progress, ProgressCallback, Stage
 from ragkit.records import Answer, AnswerStatus, Document
 from ragkit.settings import KBConfig, RetrievalConfig
 
@@ -129,7 +130,8 @@ def _share(flags: Sequence[bool], among: Sequence[bool]) -> float | None:
 
 
 def _open_copy(kb_dir: str | Path | None, scratch: Path, corpus: Sequence[Document], config: KBConfig | None,
-               embedder: Embedder | None, retrieval: RetrievalConfig | None = None) -> tuple[KnowledgeBase, float]:
+               embedder: Embedder | None, retrieval: RetrievalConfig | None = None,
+               progress: ProgressCallback | None = None) -> tuple[KnowledgeBase, float]:
     """A knowledge base of the whole corpus in ``scratch``: copied from ``kb_dir`` if it holds one (building it there
     first if not), so deletions never touch the kept one. Returns it and the build seconds (0 when reused)."""
     target = scratch / "kb"
@@ -139,13 +141,13 @@ def _open_copy(kb_dir: str | Path | None, scratch: Path, corpus: Sequence[Docume
         if not (kept / "registry.sqlite").exists():
             started = time.perf_counter()
             with KnowledgeBase.open(kept, config, embedder=embedder) as kb:
-                kb.ingest(list(corpus), batch_size=256)
+                kb.ingest(list(corpus), batch_size=256, progress=progress)
             build_s = time.perf_counter() - started
         shutil.copytree(kept, target, ignore=shutil.ignore_patterns(".lock"))
         return KnowledgeBase.open(target, embedder=embedder, retrieval=retrieval), build_s
     started = time.perf_counter()
     kb = KnowledgeBase.open(target, config, embedder=embedder, retrieval=retrieval)
-    kb.ingest(list(corpus), batch_size=256)
+    kb.ingest(list(corpus), batch_size=256, progress=progress)
     return kb, time.perf_counter() - started
 
 
@@ -162,12 +164,15 @@ class _Run:
 def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], questions: Mapping[str, str], *,
                  config: KBConfig | None, embedder: Embedder | None, k: int, calibrator: Calibrator | None,
                  retrieval: RetrievalConfig | None = None, delete: Sequence[str] = (),
-                 histories: Mapping[str, Sequence[Turn]] | None = None) -> _Run:
+                 histories: Mapping[str, Sequence[Turn]] | None = None,
+                 progress: ProgressCallback | None = None) -> _Run:
     """Every question asked of a throwaway copy of the whole-corpus knowledge base, after deleting ``delete``;
     ``calibrator`` (if given) replaces the knowledge base's own; ``retrieval`` sets fusion and reranker;
     ``histories`` holds conversations' earlier turns."""
     with tempfile.TemporaryDirectory(prefix="ragkit-abstain-") as scratch:
-        kb, build_s = _open_copy(kb_dir, Path(scratch), corpus, config, embedder, retrieval)
+        kb, build_s = _open_copy(kb_dir, Path(scratch), corpus, config, embedder, retrieval, progress)
+        tracker = Progress(progress)
+        tracker.total(Stage.ASK, len(questions))
         with kb:
             deleted = kb.delete_many(delete) if delete else 0
             if calibrator is not None:
@@ -177,6 +182,8 @@ def _ask_on_copy(kb_dir: str | Path | None, corpus: Sequence[Document], question
                 started = time.perf_counter()
                 answers[query_id] = kb.ask(text, k=k, history=(histories or {}).get(query_id, ()))
                 latencies.append((time.perf_counter() - started) * 1000.0)
+                tracker.advance(Stage.ASK)
+            tracker.finish()
             threshold = kb.calibrator.threshold
     p50 = round(sorted(latencies)[len(latencies) // 2], 1) if latencies else 0.0
     return _Run(answers, threshold, build_s, p50, deleted, kb.config.embedder)
@@ -203,11 +210,11 @@ def evaluate_removed_evidence(dataset: BeirDataset, *, name: str, remove_fractio
                               kb_dir: str | Path | None = None, config: KBConfig | None = None,
                               embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
                               retrieval: RetrievalConfig | None = None, fit: str | Path | None = None,
-                              cross_fit: int = 0) -> dict:
+                              cross_fit: int = 0, progress: ProgressCallback | None = None) -> dict:
     removed, answerable = removed_evidence(dataset, remove_fraction, seed)
     questions = {query: dataset.queries[query] for query in answerable if query in dataset.queries}
     run = _ask_on_copy(kb_dir, list(dataset.corpus.values()), questions, config=config, embedder=embedder, k=k,
-                       calibrator=calibrator, retrieval=retrieval, delete=sorted(removed))
+                       calibrator=calibrator, retrieval=retrieval, delete=sorted(removed), progress=progress)
     answers = run.answers
     # The ceiling retrieval sets: an answerable question whose relevant documents are not among the evidence looks
     # unanswerable to any judge of that evidence.
@@ -256,7 +263,7 @@ _EXPECTED = {"ANSWERABLE": AnswerStatus.ANSWERED, "UNANSWERABLE": AnswerStatus.N
 def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
                    embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
                    retrieval: RetrievalConfig | None = None, last_turn_only: bool = False, cross_fit: int = 0,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, progress: ProgressCallback | None = None) -> dict:
     """Per-category status accuracy on MTRAG-UN: the last user turn asked with the conversation before it as
     ``history`` (``last_turn_only``: asked alone)."""
     tasks = list(_mtrag_tasks(Path(path)))
@@ -271,7 +278,7 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
             histories[task["task_id"]] = [] if last_turn_only else turns[:last]
             references[task["task_id"]] = {c["document_id"] for c in task["contexts"]}
     run = _ask_on_copy(kb_dir, list(corpus.values()), questions, config=config, embedder=embedder, k=k,
-                       calibrator=calibrator, retrieval=retrieval, histories=histories)
+                       calibrator=calibrator, retrieval=retrieval, histories=histories, progress=progress)
     answers = run.answers
     per_category = {}
     for category, expected in _EXPECTED.items():
@@ -305,7 +312,8 @@ def evaluate_mtrag(path: str | Path, *, kb_dir: str | Path | None = None, config
 
 def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, config: KBConfig | None = None,
                     embedder: Embedder | None = None, k: int = 5, calibrator: Calibrator | None = None,
-                    retrieval: RetrievalConfig | None = None, cross_fit: int = 0, seed: int = 0) -> dict:
+                    retrieval: RetrievalConfig | None = None, cross_fit: int = 0, seed: int = 0,
+                    progress: ProgressCallback | None = None) -> dict:
     """SQuAD 2.0: every paragraph a document; answerable = the question has an answer in its paragraph."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
@@ -322,7 +330,7 @@ def evaluate_squad2(path: str | Path, *, kb_dir: str | Path | None = None, confi
                 if answerable[qa["id"]]:
                     gold[qa["id"]] = tuple(a["text"] for a in qa.get("answers", ()))
     run = _ask_on_copy(kb_dir, list(corpus.values()), questions, config=config, embedder=embedder, k=k,
-                       calibrator=calibrator, retrieval=retrieval)
+                       calibrator=calibrator, retrieval=retrieval, progress=progress)
     answers = run.answers
     ids = list(questions)
     return {

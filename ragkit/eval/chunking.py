@@ -19,6 +19,7 @@ from ragkit.chunkers import make_chunker
 from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import DatasetError, RagkitError
 from ragkit.kb import KnowledgeBase
+from ragkit.progress import Progress, ProgressCallback, Stage
 from ragkit.records import Document
 from ragkit.settings import DEFAULT_EMBEDDER, ChunkerKind, ChunkingConfig, KBConfig, SearchMode, parse_enum
 
@@ -61,9 +62,11 @@ def disk_bytes(path: Path) -> int:
 
 def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQuestion], specs: Sequence[str], *,
                       mode: SearchMode = SearchMode.HYBRID, embedder: Embedder | None = None,
-                      bm25_tokenizer: str = "word") -> list[dict]:
+                      bm25_tokenizer: str = "word", progress: ProgressCallback | None = None) -> list[dict]:
     embedder = embedder or make_embedder(DEFAULT_EMBEDDER)
     results = []
+    tracker = Progress(progress)
+    tracker.total(Stage.SEARCH, len(specs) * len(questions))
     for spec in specs:
         kind, size = parse_chunker_spec(spec)
         config = KBConfig(embedder=embedder.name, chunking=ChunkingConfig(kind, size, overlap=min(32, size // 4)),
@@ -83,6 +86,7 @@ def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQ
                 found = {1: 0, 5: 0}
                 for question in questions:
                     texts = [hit.text for hit in kb.search(question.question, k=5, mode=mode)]
+                    tracker.advance(Stage.SEARCH)
                     for k in found:
                         found[k] += any(answer in text for text in texts[:k] for answer in question.answers)
                 index_bytes = disk_bytes(Path(scratch) / "kb")
@@ -97,4 +101,5 @@ def evaluate_chunking(documents: Sequence[Document], questions: Sequence[AnswerQ
             "questions": len(questions),
             "mode": mode.value,
         })
+    tracker.finish()
     return results

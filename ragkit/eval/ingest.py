@@ -14,6 +14,7 @@ from ragkit.chunkers import FixedChunker
 from ragkit.cleaning import Cleaner, DuplicateFinder
 from ragkit.embed import Embedder, make_embedder
 from ragkit.errors import IngestError
+from ragkit.progress import Progress, ProgressCallback, Stage
 from ragkit.records import SourceItem
 from ragkit.settings import KBConfig
 from ragkit.sparse import BM25Encoder
@@ -43,7 +44,8 @@ def _size(item: SourceItem) -> int:
 
 
 def profile_ingest(items: Sequence[SourceItem], *, config: KBConfig | None = None,
-                   embedder: Embedder | None = None, embed_sample: int = 256, seed: int = 0) -> dict:
+                   embedder: Embedder | None = None, embed_sample: int = 256, seed: int = 0,
+                   progress: ProgressCallback | None = None) -> dict:
     config = config or KBConfig()
     embedder = embedder or make_embedder(config.embedder)
     cleaner = Cleaner(config.cleaning)
@@ -55,7 +57,10 @@ def profile_ingest(items: Sequence[SourceItem], *, config: KBConfig | None = Non
     seconds = dict.fromkeys(STAGES, 0.0)
     texts: list[str] = []
     parsed = skipped = size = 0
+    tracker = Progress(progress)
+    tracker.total(Stage.PARSE, len(items))
     for item in items:
+        tracker.advance(Stage.PARSE)
         try:
             started = time.perf_counter()
             item.fingerprint()
@@ -82,6 +87,7 @@ def profile_ingest(items: Sequence[SourceItem], *, config: KBConfig | None = Non
         parsed += 1
         size += _size(item)
         texts.extend(chunk.text for chunk in chunks)
+    tracker.finish()
     sample = random.Random(seed).sample(texts, min(embed_sample, len(texts)))
     started = time.perf_counter()
     embedder.embed_documents(sample)

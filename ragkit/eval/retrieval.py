@@ -11,6 +11,7 @@ from ragkit.embed import Embedder
 from ragkit.eval.beir import BeirDataset
 from ragkit.eval.metrics import evaluate_run, percentile
 from ragkit.kb import KnowledgeBase
+from ragkit.progress import Progress, ProgressCallback, Stage
 from ragkit.settings import KBConfig, RetrievalConfig, SearchMode
 
 
@@ -28,6 +29,7 @@ def evaluate_retrieval(
     embedder: Embedder | None = None,
     depth: int = 100,
     retrieval: RetrievalConfig | None = None,
+    progress: ProgressCallback | None = None,
 ) -> list[dict]:
     """One result per mode: the metrics of ``evaluate_run`` plus corpus size, ingest time and query latency.
 
@@ -38,11 +40,13 @@ def evaluate_retrieval(
         retrieval = retrieval or RetrievalConfig()
         with KnowledgeBase.open(path, config, embedder=embedder, retrieval=retrieval) as kb:
             started = time.perf_counter()
-            report = kb.ingest(list(dataset.corpus.values()), batch_size=256)
+            report = kb.ingest(list(dataset.corpus.values()), batch_size=256, progress=progress)
             ingest_s = time.perf_counter() - started
             chunks = kb.stats()["chunks"]
             graph = kb.graph.stats() if kb.config.graph.kind.value != "none" else None
             results = []
+            tracker = Progress(progress)
+            tracker.total(Stage.SEARCH, len(modes) * len(dataset.queries))
             for mode in modes:
                 run: dict[str, list[str]] = {}
                 latencies = []
@@ -50,6 +54,7 @@ def evaluate_retrieval(
                     started = time.perf_counter()
                     result = kb.search(text, k=2 * depth, mode=mode)
                     latencies.append((time.perf_counter() - started) * 1000.0)
+                    tracker.advance(Stage.SEARCH)
                     run[query_id] = doc_ranking([hit.source for hit in result], depth)
                 results.append({
                     "mode": mode.value,
@@ -67,4 +72,5 @@ def evaluate_retrieval(
                     "query_p50_ms": round(percentile(latencies, 50), 2),
                     "query_p95_ms": round(percentile(latencies, 95), 2),
                 })
+            tracker.finish()
     return results
