@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         print("\n".join(json.dumps(line, ensure_ascii=False) for line in lines))
     else:
         print(args.render(output))
-    return 0
+    return getattr(output, "exit_code", 0)  # a build whose sources failed says so
 
 
 def parser() -> argparse.ArgumentParser:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ragkit.build import BuildSummary
 from ragkit.cli import options, render
 from ragkit.errors import ConfigError, RagkitError
 from ragkit.progress import Progress, Stage
@@ -57,6 +59,21 @@ def sample_language(connectors: list, files: int = 20, characters: int = 4000) -
                 except RagkitError:
                     continue  # ingest reports it
     return Language.ZH if mostly_chinese("\n".join(sample)) else Language.EN
+
+
+def build(args: argparse.Namespace) -> BuildSummary:
+    """``ragkit build FILE``: every source of a build file into its knowledge base; run again to continue."""
+    from ragkit.build import load_build, run_build
+
+    config = load_build(args.file)
+    if args.workers is not None:
+        config = replace(config, workers=args.workers)
+    try:
+        return run_build(config, progress=options.progress(args))
+    except KeyboardInterrupt:
+        print(f"ragkit: interrupted; run `ragkit build {args.file}` again to continue where it stopped",
+              file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def search(args: argparse.Namespace) -> SearchResult:
@@ -217,6 +234,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--language", choices=["auto", *options.values(Language)], default="auto",
                         help="when creating: what the texts are mostly written in, which picks the embedder, BM25 "
                              "tokenizer and entity extractor (default: auto, from the first text files)")
+
+    parser = options.command(sub, "build", "build or update a knowledge base from a build file (TOML or YAML): "
+                             "sources, settings, where it lives; run again to continue an interrupted build",
+                             build, render.build, kb=False)
+    parser.add_argument("file", help="the build file, e.g. build.toml")
+    parser.add_argument("--workers", type=int, help="processes that parse ahead (default: the file's, else 1)")
 
     parser = options.command(sub, "search", "retrieve the best chunks for a query", search, render.search)
     parser.add_argument("query")

@@ -6,8 +6,9 @@ import json
 import math
 from dataclasses import asdict, is_dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping
 
+from ragkit.build import BuildSummary
 from ragkit.records import Answer, IngestReport
 from ragkit.retrieve import SearchResult
 
@@ -24,6 +25,25 @@ def report(result: IngestReport) -> str:
     lines.append(f"{counts or 'nothing to do'}; {result.chunks_embedded} chunks embedded in {result.seconds:.1f}s")
     for code, entry in result.skipped_by_code().items():
         lines.append(f"  skipped as {code}: {entry['count']}, e.g. {entry['examples'][0]}")
+    return "\n".join(lines)
+
+
+def build(result: BuildSummary) -> str:
+    def outcomes(counts: Mapping[str, int]) -> str:
+        return ", ".join(f"{n} {name}" for name, n in counts.items() if n) or "nothing to do"
+
+    lines = [f"{result.path}: {outcomes(result.counts)}"]
+    for source in result.sources:
+        done = f"failed: {source.error}" if source.error else \
+            f"{outcomes(source.counts)}; {source.chunks_embedded} chunks embedded in {source.seconds:.1f}s"
+        lines.append(f"  {source.kind} {source.name}: {done}")
+    if result.skipped_by_code:
+        lines.append("skipped: " + ", ".join(f"{n} {code}" for code, n in result.skipped_by_code.items()))
+    lines.extend(f"failed: {failure}" for failure in result.failed)
+    lines.append(f"{result.documents} documents, {result.chunks} chunks; {result.chunks_embedded} chunks embedded in "
+                 f"{result.seconds:.1f}s ({result.rate['chunks_per_s']} chunks/s, "
+                 f"{result.rate['documents_per_s']} documents/s)")
+    lines.append("time per stage: " + ", ".join(f"{stage} {s:.1f}s" for stage, s in result.stage_seconds.items()))
     return "\n".join(lines)
 
 
