@@ -1,7 +1,9 @@
-"""The demo and the notebooks are run here, so they cannot rot."""
+"""The examples and the notebooks are run here, so they cannot rot."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-pytestmark = pytest.mark.integration  # runs the demo and the notebook in subprocesses
+pytestmark = pytest.mark.integration  # runs the examples and the notebook in subprocesses
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,3 +51,32 @@ def test_quickstart_notebook_runs():
     assert "answered | Parents receive 16 weeks" in outputs
     assert "no_answer |" in outputs
     assert "answered | And what if they don't? How quickly must the on-call engineer" in outputs
+
+
+def test_records_and_sql_example_makes_each_record_and_row_a_document(tmp_path):
+    command = [sys.executable, str(ROOT / "examples" / "records_and_sql.py"), "--kb", str(tmp_path / "records.kb")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    lines = run.stdout.splitlines()
+    assert lines[0] == "ingested: {'added': 9, 'updated': 0, 'unchanged': 0, 'removed': 0, 'skipped': 0}"
+    assert lines[1].startswith("'how long does the drone fly' -> sql:shop:2: Hyperion drone")
+    assert lines[2].startswith("'my expense report was rejected' -> data/tickets.jsonl#T-102: Expense report")
+    assert lines[3].startswith("'robot gripper' -> sql:shop:3: Tern gripper")  # filtered on the category column
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    assert rerun.stdout.splitlines()[0] == ("ingested: {'added': 0, 'updated': 0, 'unchanged': 9, 'removed': 0, "
+                                            "'skipped': 0}")
+
+
+def test_build_file_example_builds_then_finds_nothing_to_do(tmp_path):
+    """examples/build.toml as `ragkit build` reads it; copied with the folders it names, so the knowledge base it
+    creates beside it lands in a temporary folder."""
+    for name in ("build.toml", "docs", "data"):
+        source = ROOT / "examples" / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / name)
+    command = [sys.executable, "-m", "ragkit", "build", str(tmp_path / "build.toml"), "--json", "--quiet"]
+    first = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout)
+    assert [(s["name"], s["counts"]["added"]) for s in first["sources"]] == [
+        ("company docs", 6), ("faq", 3), ("tickets", 3)]
+    assert first["failed"] == [] and first["documents"] == 12 and first["chunks"] == first["chunks_embedded"]
+    again = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout)
+    assert again["counts"] == {"added": 0, "updated": 0, "unchanged": 12, "removed": 0, "skipped": 0}
+    assert again["chunks_embedded"] == 0
