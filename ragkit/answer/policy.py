@@ -1,7 +1,10 @@
 """The answerer's tuned constants, in one frozen object: where each was chosen is said beside it.
 
 ``AnswerPolicy()`` is what ragkit ships and what every number in the README was measured with (``ragkit eval
-abstention``); a different policy is passed as ``Answerer(..., policy=AnswerPolicy(max_sentences=5))``.
+abstention``); a different policy is passed as ``Answerer(..., policy=AnswerPolicy(max_sentences=5))``. The cosine
+constants (``clear_lead``, ``unrelated_cosine``, ``closeness_window``) were tuned with the PyTorch all-MiniLM-L6-v2,
+the default embedder then; they have not been re-tuned for bge-small-en-v1.5, whose cosines run higher
+(docs/limits.md).
 """
 
 from __future__ import annotations

