@@ -67,18 +67,17 @@ def test_engine_rrf_matches_reciprocal_rank_fusion_of_the_retrievers(kb):
     assert [hit.chunk_id for hit in kb.search(query, k=4)] == expected_hybrid_order(kb, query)[:4]
 
 
-def test_the_order_of_tied_hits_does_not_depend_on_where_the_documents_live(tmp_path, minilm):
+def test_the_order_of_tied_hits_does_not_depend_on_where_the_documents_live(tmp_path, embedder):
     """Chunk ids hash the source path; RRF ties (rank 1 + rank 2 = rank 2 + rank 1) must not be decided by them.
 
-    Ties go to the closer vector, so this needs bit-identical vectors in both builds: the fp32 PyTorch MiniLM gives
-    them; with the int8 default, two near-equal cosines swapped twice under heavy load (docs/limits.md)."""
-    embedder = minilm
+    The queries give no two hits the same BM25 or cosine score: the engine ranks equal scores in an arbitrary order,
+    which changes the RRF sums themselves (docs/limits.md) — a different matter from breaking a tie of the sums."""
     orders = []
     for folder in ("a", "checkout-elsewhere"):
         with KnowledgeBase.open(tmp_path / folder, embedder=embedder) as kb:
             kb.ingest([Document(f"/{folder}/{d.source}", d.text, d.metadata) for d in DOCS])
-            ranked = [kb.search(query, k=4) for query in ("paid vacation days", "vacation", "remote work laptops",
-                                                          "vacation days per year", "vacation remote")]
+            ranked = [kb.search(query, k=4) for query in ("paid vacation days", "remote work laptops",
+                                                          "vacation days per year", "days of paid vacation")]
             assert any(len({round(hit.score, 6) for hit in result}) < len(result) for result in ranked)  # ties
             orders.append([[hit.source.removeprefix(f"/{folder}/") for hit in result] for result in ranked])
     assert orders[0] == orders[1]
