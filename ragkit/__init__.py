@@ -24,6 +24,7 @@ from ragkit.errors import (
     MissingExtraError,
     ModelLoadError,
     RagkitError,
+    RegistryUnavailable,
     SkipCode,
     StorageFull,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "ProgressEvent",
     "RagkitError",
     "Range",
+    "RegistryUnavailable",
     "Relation",
     "Reranker",
     "RetrievalConfig",

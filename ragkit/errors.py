@@ -10,7 +10,8 @@ do about it. Expected outcomes (a question the knowledge base cannot answer) are
     ├── KnowledgeBaseError     the knowledge-base directory itself
     │   ├── KnowledgeBaseLocked    another process holds the knowledge base
     │   ├── IncompatibleKnowledgeBase  opened with settings that contradict how it was built
-    │   └── StorageFull            the disk that holds it is (almost) full
+    │   ├── StorageFull            the disk that holds it is (almost) full
+    │   └── RegistryUnavailable    the registry's database server cannot be reached
     ├── IngestError            one input could not be read or parsed (the batch goes on)
     ├── IndexBackendError      the vector index (Qdrant) failed
     ├── LLMError               the optional chat-completions endpoint failed or answered nonsense
@@ -60,6 +61,11 @@ class IncompatibleKnowledgeBase(KnowledgeBaseError):
 
 class StorageFull(KnowledgeBaseError):
     """The disk that holds the knowledge base is (almost) full; what was written before stays consistent."""
+
+
+class RegistryUnavailable(KnowledgeBaseError):
+    """The registry's database server cannot be reached (stopped, restarting, a broken network); a write it
+    interrupted is finished by the next write."""
 
 
 class SkipCode(str, Enum):

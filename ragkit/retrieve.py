@@ -147,7 +147,7 @@ class Retriever:
             timings["graph"] = _ms_since(started)
 
         started = time.perf_counter()
-        stored = self._documents.chunks([chunk_id for chunk_id, _ in fused])
+        stored = self._documents.chunks([chunk_id for chunk_id, _ in fused], visible=True)
         hits = tuple(
             Hit(
                 chunk_id=chunk_id,
@@ -182,7 +182,7 @@ class Retriever:
         ranked = self._themes.rank(query)
         timings = {"global": _ms_since(started)}
         started = time.perf_counter()
-        stored = self._documents.chunks(list(dict.fromkeys(c.sentences[0][0] for c, _ in ranked)))
+        stored = self._documents.chunks(list(dict.fromkeys(c.sentences[0][0] for c, _ in ranked)), visible=True)
         hits: list[Hit] = []
         seen: set[str] = set()
         for rank, (community, score) in enumerate(ranked, start=1):
@@ -211,7 +211,7 @@ class Retriever:
         ranking = self._graph.rank(query, [chunk_id for chunk_id, _ in hybrid], self._bm25.chunk_count())
         walked = list(ranking.chunks)
         if conditions:  # the walk leaves the index, so the filter is checked here
-            stored = self._documents.chunks([chunk_id for chunk_id, _ in walked])
+            stored = self._documents.chunks([chunk_id for chunk_id, _ in walked], visible=True)
             walked = [(c, s) for c, s in walked if c in stored and matches(
                 conditions, document_payload(stored[c].chunk.doc_id, stored[c].source, stored[c].metadata))]
         for rank, (chunk_id, score) in enumerate(walked, start=1):

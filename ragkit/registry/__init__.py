@@ -1,4 +1,5 @@
-"""The registry: the knowledge base's source of truth, in one SQLite database, split by concern over one connection.
+"""The registry: the knowledge base's source of truth, in one database — a SQLite file (embedded) or a PostgreSQL
+schema (server mode) — split by concern over one connection.
 
 - ``documents``: documents and chunks, and the states of the three-step write (``ragkit.registry.documents``);
 - ``duplicates``: MinHash signatures and LSH bands, for near-duplicate detection against what is indexed;
@@ -13,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragkit.registry.bm25 import BM25Statistics
-from ragkit.registry.database import META_SCHEMA, Database, Transaction
+from ragkit.registry.database import META_SCHEMA, Database, RegistryDatabase, Transaction
 from ragkit.registry.documents import (
     DELETING,
     PENDING,
@@ -25,6 +26,7 @@ from ragkit.registry.documents import (
     StoredChunk,
     embed_hash,
 )
+from ragkit.registry.documents import SCHEMA as DOCUMENTS_SCHEMA
 from ragkit.registry.duplicates import DuplicateIndex, band_keys
 from ragkit.registry.migrations import migrate
 from ragkit.sparse import BM25Encoder
@@ -33,11 +35,13 @@ REGISTRY_FILE = "registry.sqlite"
 
 
 class Registry:
-    """The parts of one registry, opened together over one connection."""
+    """The parts of one registry, opened together over one connection: a SQLite file at ``location``, or a
+    database already opened (``ragkit.registry.postgres.PostgresDatabase``)."""
 
-    def __init__(self, path: Path, encoder: BM25Encoder | None = None) -> None:
-        self.database = Database(path)
+    def __init__(self, location: Path | RegistryDatabase, encoder: BM25Encoder | None = None) -> None:
+        self.database: RegistryDatabase = Database(location) if isinstance(location, Path) else location
         self.database.create(META_SCHEMA)
+        self.database.create(DOCUMENTS_SCHEMA)  # before the tables that reference it (PostgreSQL checks)
         self.bm25 = BM25Statistics(self.database, encoder or BM25Encoder())
         self.duplicates = DuplicateIndex(self.database)
         self.documents = DocumentStore(self.database, self.bm25, self.duplicates)
@@ -60,6 +64,7 @@ __all__ = [
     "DuplicateIndex",
     "PendingWork",
     "Registry",
+    "RegistryDatabase",
     "StoredChunk",
     "Transaction",
     "band_keys",

@@ -11,24 +11,23 @@ retriever and the answerer read ``document_frequencies``, ``chunk_count``, ``idf
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from ragkit.index.base import SparseVector, VectorIndex
-from ragkit.registry.database import Database
+from ragkit.registry.database import RegistryDatabase, Writing
 from ragkit.sparse import BM25Encoder, TermCounts, bm25_idf
 
 if TYPE_CHECKING:
     from ragkit.registry.documents import DocumentStore
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS term_df (term INTEGER PRIMARY KEY, df INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS corpus_totals (id INTEGER PRIMARY KEY CHECK (id = 1), chunks INTEGER NOT NULL,
-                                          terms INTEGER NOT NULL);
-INSERT OR IGNORE INTO corpus_totals(id, chunks, terms) VALUES (1, 0, 0);
+CREATE TABLE IF NOT EXISTS term_df (term {bigint} PRIMARY KEY, df {bigint} NOT NULL);
+CREATE TABLE IF NOT EXISTS corpus_totals (id {bigint} PRIMARY KEY CHECK (id = 1), chunks {bigint} NOT NULL,
+                                          terms {bigint} NOT NULL);
+INSERT INTO corpus_totals(id, chunks, terms) VALUES (1, 0, 0) ON CONFLICT DO NOTHING;
 """
 _AVG_LEN_KEY = "bm25_avg_len"  # the average length every stored sparse vector was encoded with
 _REFRESH_KEY = "bm25_refresh_to"  # set while a refresh re-encodes the index: a crash leaves it to finish
@@ -37,7 +36,7 @@ _REFRESH_KEY = "bm25_refresh_to"  # set while a refresh re-encodes the index: a 
 class BM25Statistics:
     """The corpus statistics of one knowledge base, kept in its registry."""
 
-    def __init__(self, database: Database, encoder: BM25Encoder) -> None:
+    def __init__(self, database: RegistryDatabase, encoder: BM25Encoder) -> None:
         self._database = database
         self.encoder = encoder
         database.create(SCHEMA)
@@ -89,7 +88,7 @@ class BM25Statistics:
     # -- writing (inside the registry's transactions) ------------------------------------------------------
 
     @staticmethod
-    def record(db: sqlite3.Connection, added: Iterable[TermCounts] = (), removed: Iterable[str] = ()) -> None:
+    def record(db: Writing, added: Iterable[TermCounts] = (), removed: Iterable[str] = ()) -> None:
         """Count new chunks (their BM25 terms) in and take ``removed`` chunks (by id, their stored term ids) out of
         the statistics, in the caller's transaction."""
         delta: Counter[int] = Counter()
@@ -106,7 +105,7 @@ class BM25Statistics:
                 length -= row[1]
         changes = [(term, change) for term, change in delta.items() if change]
         db.executemany("INSERT INTO term_df(term, df) VALUES (?, ?) "
-                       "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df", changes)
+                       "ON CONFLICT(term) DO UPDATE SET df = term_df.df + excluded.df", changes)
         db.execute("DELETE FROM term_df WHERE df <= 0")
         db.execute("UPDATE corpus_totals SET chunks = chunks + ?, terms = terms + ? WHERE id = 1", (count, length))
 

@@ -23,7 +23,7 @@ import numpy as np
 from ragkit.cleaning import DedupKeys
 from ragkit.records import Chunk, Document, element_from_json, element_to_json, stable_hash
 from ragkit.registry.bm25 import BM25Statistics
-from ragkit.registry.database import Database
+from ragkit.registry.database import RegistryDatabase
 from ragkit.registry.duplicates import DuplicateIndex
 from ragkit.sparse import TermCounts
 
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS documents (
     text        TEXT NOT NULL,
     metadata    TEXT NOT NULL,
     state       TEXT NOT NULL,
-    updated_at  REAL NOT NULL,
+    updated_at  {real} NOT NULL,
     text_hash   TEXT,
     elements    TEXT NOT NULL DEFAULT '[]'
 );
@@ -44,14 +44,14 @@ CREATE INDEX IF NOT EXISTS documents_unfinished ON documents(state) WHERE state 
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
     doc_id   TEXT NOT NULL REFERENCES documents(doc_id),
-    ordinal  INTEGER NOT NULL,
-    start    INTEGER NOT NULL,
-    end      INTEGER NOT NULL,
-    n_terms  INTEGER NOT NULL,
+    ordinal  {int} NOT NULL,
+    start    {int} NOT NULL,
+    "end"    {int} NOT NULL,
+    n_terms  {int} NOT NULL,
     state    TEXT NOT NULL,
     context  TEXT NOT NULL DEFAULT '',
-    metadata TEXT NOT NULL DEFAULT '{}',
-    terms    BLOB NOT NULL DEFAULT x'',
+    metadata TEXT NOT NULL DEFAULT '{{}}',
+    terms    {blob} NOT NULL DEFAULT {empty_blob},
     embed_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_by_embed_hash ON chunks(embed_hash);
@@ -116,7 +116,7 @@ class DocumentStore:
     """Documents and chunks in the registry; every method that writes is one transaction, which also updates the
     BM25 statistics and the near-duplicate store."""
 
-    def __init__(self, database: Database, bm25: BM25Statistics, duplicates: DuplicateIndex) -> None:
+    def __init__(self, database: RegistryDatabase, bm25: BM25Statistics, duplicates: DuplicateIndex) -> None:
         self._db = database
         self._bm25 = bm25
         self._duplicates = duplicates
@@ -162,16 +162,20 @@ class DocumentStore:
     def all_chunk_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT chunk_id FROM chunks")}
 
-    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
-        """The chunks with these ids (unknown ids are left out), text sliced from their document."""
+    def chunks(self, chunk_ids: Sequence[str], *, visible: bool = False) -> dict[str, StoredChunk]:
+        """The chunks with these ids (unknown ids are left out), text sliced from their document. ``visible``: only
+        chunks whose write is done (``ready``) — what searches show, so a reader never meets half of a write (a
+        pending chunk may already be in the index; a deleting one's offsets may point into its document's new
+        text)."""
         found: dict[str, StoredChunk] = {}
+        ready = f" AND c.state = '{READY}'" if visible else ""
         for start in range(0, len(chunk_ids), 500):
             batch = list(chunk_ids[start : start + 500])
             marks = ",".join("?" * len(batch))
             rows = self._db.execute(
-                "SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, "
-                "substr(d.text, c.start + 1, c.end - c.start), c.context, c.metadata, d.source, d.metadata "
-                f"FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks})",
+                'SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c."end", '
+                'substr(d.text, c.start + 1, c."end" - c.start), c.context, c.metadata, d.source, d.metadata '
+                f"FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id IN ({marks}){ready}",
                 batch,
             ).fetchall()
             for chunk_id, doc_id, ordinal, begin, end, text, context, chunk_meta, source, doc_meta in rows:
@@ -269,10 +273,10 @@ class DocumentStore:
                         pending.add(chunk.id)
                         added.append(terms)
                     db.execute(
-                        "INSERT INTO chunks(chunk_id, doc_id, ordinal, start, end, n_terms, state, context, metadata, "
-                        "terms, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                        'INSERT INTO chunks(chunk_id, doc_id, ordinal, start, "end", n_terms, state, context, '
+                        "metadata, terms, embed_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                         "ON CONFLICT(chunk_id) DO UPDATE SET "
-                        "ordinal = excluded.ordinal, start = excluded.start, end = excluded.end, "
+                        'ordinal = excluded.ordinal, start = excluded.start, "end" = excluded."end", '
                         "n_terms = excluded.n_terms, state = excluded.state, metadata = excluded.metadata",
                         (chunk.id, document.id, chunk.ordinal, chunk.start, chunk.end, terms.length, state,
                          chunk.context, json.dumps(dict(chunk.metadata), default=str),

@@ -5,16 +5,17 @@ Each migration checks whether it applies and runs in one transaction, so an inte
 
 from __future__ import annotations
 
-from ragkit.registry.database import Database
+from ragkit.registry.database import SQLITE, RegistryDatabase
 from ragkit.registry.duplicates import BAND_SHIFT, BUCKET_MASK
 
 
-def migrate(database: Database) -> None:
-    """Every migration that applies, oldest first."""
-    _lsh_band_keys(database)
+def migrate(database: RegistryDatabase) -> None:
+    """Every migration that applies, oldest first (a PostgreSQL registry was created in the current layout)."""
+    if database.dialect is SQLITE:
+        _lsh_band_keys(database)
 
 
-def _lsh_band_keys(database: Database) -> None:
+def _lsh_band_keys(database: RegistryDatabase) -> None:
     """LSH band rows from the first layout (three rows and two indexes per band, ≈ 4 KB per document) become one
     (key, signature id) entry per band in a clustered table."""
     if not database.execute("SELECT 1 FROM sqlite_schema WHERE name = 'lsh_buckets'").fetchone():
