@@ -4,9 +4,10 @@ The tests mirror the package (``tests/graph/`` tests ``ragkit/graph/`` …) and 
 
 - unit (no marker): pure functions and small objects — no model weights, no server, no dataset, no subprocess;
   ``pytest -m "not slow and not integration"`` runs them in seconds for the edit loop;
-- ``integration``: real model weights, a real Neo4j server, HTTP servers on loopback, subprocesses, the shared
-  datasets. A test that uses one of the fixtures below that load or start such things is marked automatically;
-  others say so with ``pytestmark`` or a decorator. An unmarked test that reaches for a model fails, saying so;
+- ``integration``: real model weights, a real Neo4j or PostgreSQL server, HTTP servers on loopback, subprocesses,
+  the shared datasets. A test that uses one of the fixtures below that load or start such things is marked
+  automatically; others say so with ``pytestmark`` or a decorator. An unmarked test that reaches for a model fails,
+  saying so;
 - ``slow``: the benchmark scripts run as tests (``tests/benchmarks/``) and sweeps over whole datasets.
 
 ``python -m pytest`` (CI, via ``.ci/run``) runs every tier.
@@ -17,15 +18,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from neo4j_server.server import Neo4jConnection, Neo4jTestServer
+from postgres_server import PostgresTestServer
 
 TESTS = Path(__file__).resolve().parent
 
 # Fixtures that load model weights, start a server or read the shared datasets: a test that uses one is integration.
 INTEGRATION_FIXTURES = {"embedder", "minilm", "counting", "neo4j_server", "neo4j_driver", "datasets_dir",
-                        "tiny_cross_encoder", "bge_files"}
+                        "tiny_cross_encoder", "bge_files", "postgres_server", "postgres_schema"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -93,6 +96,46 @@ def neo4j_server() -> Iterator[Neo4jConnection]:
         yield Neo4jConnection(server.uri, server.auth)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL for the whole run, as a URL: ``$RAGKIT_TEST_POSTGRES`` if set, else a throwaway cluster started
+    here (``tests/postgres_server.py``: initdb + pg_ctl on a loopback port, as the postgres user when run as root).
+
+    Never skips: if the cluster cannot be started, the fixture errors with the reason.
+    """
+    url = os.environ.get("RAGKIT_TEST_POSTGRES")
+    if url:
+        yield url
+        return
+    try:
+        server = PostgresTestServer().__enter__()
+    except Exception as exc:
+        raise RuntimeError(f"Could not start a PostgreSQL test cluster (needs PostgreSQL's server programs: apt-get "
+                           f"install postgresql; or set RAGKIT_TEST_POSTGRES to a server's URL): {exc}") from exc
+    try:
+        yield server.url
+    finally:
+        server.destroy()
+
+
+class PostgresSchema(NamedTuple):
+    url: str
+    name: str  # a knowledge base's name: its schema
+
+
+@pytest.fixture
+def postgres_schema(postgres_server: str) -> Iterator[PostgresSchema]:
+    """The test server's URL and a fresh knowledge-base name (a schema) for this test, dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    schema = PostgresSchema(postgres_server, f"t_{uuid.uuid4().hex[:16]}")
+    yield schema
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema.name}" CASCADE')
 
 
 @pytest.fixture(scope="session")
