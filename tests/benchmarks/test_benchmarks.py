@@ -180,3 +180,16 @@ def test_choose_embedder_compares_candidates_on_retrieval_and_speed(tmp_path, da
     queries = {row["embedder"]: row for row in rows if row["kind"] == "query"}
     assert set(queries) == {"all-MiniLM-L6-v2", "bge-small-en-v1.5", "bge-small-zh-v1.5"}
     assert all(row["queries"] == 3 and row["p50_ms"] > 0 for row in queries.values())
+
+
+def test_registry_drivers_times_every_statement_through_every_layer(postgres_server):
+    result = run("registry_drivers.py", "--postgres", postgres_server, "--repeat", "20", "--json")
+    statements = {"hydrate_10_hits", "frequencies_8_terms", "write_64_documents"}
+    layers = {"sqlite": {"sqlite3", "sqlalchemy_sql_text", "sqlalchemy_core"},
+              "postgresql": {"psycopg", "sqlalchemy_sql_text", "sqlalchemy_core"}}
+    assert result["documents"] == 2000 and result["repeat"] == 20
+    for database, names in layers.items():
+        assert set(result[database]) == names
+        for timings in result[database].values():
+            assert set(timings) == statements
+            assert all(0 < t["p50_ms"] <= t["p95_ms"] for t in timings.values())
