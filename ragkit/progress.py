@@ -28,7 +28,8 @@ logger = logging.getLogger("ragkit.progress")
 
 class Stage(str, Enum):
     """A stage of long work. Ingest: sources are parsed (and cleaned) and chunked, chunks embedded and written to
-    the index, documents' entities extracted into the graph. Evaluations: queries searched, questions asked."""
+    the index, documents' entities extracted into the graph. Evaluations: queries searched, questions asked. Models:
+    a file downloaded (in bytes)."""
 
     PARSE = "parse"
     CHUNK = "chunk"
@@ -37,10 +38,11 @@ class Stage(str, Enum):
     GRAPH = "graph"
     SEARCH = "search"
     ASK = "ask"
+    DOWNLOAD = "download"
 
 
 UNITS = {Stage.PARSE: "sources", Stage.CHUNK: "sources", Stage.EMBED: "chunks", Stage.INDEX: "chunks",
-         Stage.GRAPH: "documents", Stage.SEARCH: "queries", Stage.ASK: "questions"}
+         Stage.GRAPH: "documents", Stage.SEARCH: "queries", Stage.ASK: "questions", Stage.DOWNLOAD: "bytes"}
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,9 @@ class TerminalBars:
             bar = self._bars.get(event.stage)
             if bar is None:
                 size = shutil.get_terminal_size((100, 24))  # a new pty may report 0 × 0, which hides every bar
-                bar = self._tqdm(desc=f"{event.stage.value:<6}", unit=f" {event.unit}", total=event.total,
+                in_bytes = event.unit == "bytes"  # 34.0MB/34.0MB, not 34014426/34014426 bytes
+                bar = self._tqdm(desc=f"{event.stage.value:<6}", unit="B" if in_bytes else f" {event.unit}",
+                                 unit_scale=in_bytes, unit_divisor=1024 if in_bytes else 1000, total=event.total,
                                  position=len(self._bars), file=sys.stderr, ncols=min(size.columns or 100, 120),
                                  nrows=size.lines or 24, leave=True, mininterval=0.2)
                 self._bars[event.stage] = bar

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
+from ragkit.cli import options
 from ragkit.errors import ConfigError
 from ragkit.models import CATALOG, card_of, locate, model_cache, pull
+from ragkit.progress import Progress, ProgressCallback, Stage
 
 
 def listing(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -26,9 +28,36 @@ def pulled(args: argparse.Namespace) -> list[dict[str, Any]]:
         raise ConfigError("name the models to pull (ragkit models list), or pass --all")
     rows = []
     for name in names:
-        found = pull(name)
+        found = pull(name, progress=DownloadProgress(lambda: options.progress(args)))
         rows.append({"name": found.card.name, "path": str(found.model.parent), "from": found.origin})
     return rows
+
+
+class DownloadProgress:
+    """The downloader's ``(file, bytes so far, bytes in all)`` calls as ``Stage.DOWNLOAD`` progress events, a
+    display (``display()``: bars, log lines, or None for ``--quiet``) for each file."""
+
+    def __init__(self, display: Callable[[], ProgressCallback | None]) -> None:
+        self._display = display
+        self._file: str | None = None
+        self._tracker = Progress()
+        self._done = 0
+
+    def __call__(self, file: str, done: int, total: int) -> None:
+        if file != self._file:
+            self._finish()
+            self._file, self._done = file, 0
+            self._tracker = Progress(self._display())
+            self._tracker.total(Stage.DOWNLOAD, total or None)
+        self._tracker.advance(Stage.DOWNLOAD, done - self._done)
+        self._done = done
+        if total and done >= total:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._file is not None:
+            self._tracker.finish()
+            self._file = None
 
 
 def path(args: argparse.Namespace) -> dict[str, Any]:
@@ -69,6 +98,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         action = actions.add_parser(name, help=help, description=help)
         action.set_defaults(run=run, render=render or _paths)
         action.add_argument("--json", action="store_true", help="machine-readable JSON output")
+        action.add_argument("-q", "--quiet", action="store_true", help="no progress and no log on standard error")
         if name == "path":
             action.add_argument("name", help="a model name (ragkit models list)")
         if name == "pull":

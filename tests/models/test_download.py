@@ -99,3 +99,20 @@ def test_a_served_jar_of_a_real_model_embeds_like_the_cached_one(bge_files, toy,
     served = OnnxEmbedder("toy")
     texts = ["Hotel costs are reimbursed up to 180 euros per night.", "The cafeteria opens at 7:30."]
     assert np.allclose(served.embed_documents(texts), reference.embed_documents(texts), atol=1e-6)
+
+
+def test_models_pull_shows_each_files_progress_unless_quiet(toy, server, capsys):
+    from ragkit.cli import main
+
+    server.files.update(HUB_PATHS)
+    assert main(["models", "pull", "toy", "-q", "--json"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and '"name": "toy"' in quiet.out
+    for leftover in (toy.cache / "toy").iterdir():
+        leftover.unlink()  # fetch again, this time with progress
+    assert main(["models", "pull", "toy"]) == 0
+    lines = capsys.readouterr().err.splitlines()  # not a terminal: a log line per file and stage, no bar
+    finished = [line for line in lines if line.endswith(" done")]
+    assert [line.split()[2] for line in finished] == [f"{len(MODEL_BYTES):,}/{len(MODEL_BYTES):,}",
+                                                      f"{len(TOKENIZER_BYTES):,}/{len(TOKENIZER_BYTES):,}"]
+    assert all(line.startswith("ragkit: download ") and " bytes (" in line for line in finished)
