@@ -224,6 +224,17 @@ class GraphEdge:
     chunk_ids: tuple[str, ...]
 
 
+class GraphPath(tuple):  # type: ignore[type-arg]
+    """A path between two entities: its ``GraphEdge``s in order (a tuple, shown as a table in Jupyter)."""
+
+    def _repr_markdown_(self) -> str:
+        rows = ["| step | from | relation | to | stated in |", "|---|---|---|---|---|"]
+        rows += [f"| {number} | {markdown_cell(edge.source)} | {markdown_cell(edge.label)} | "
+                 f"{markdown_cell(edge.target)} | {len(edge.chunk_ids)} chunks |"
+                 for number, edge in enumerate(self, start=1)]
+        return "\n".join(rows)
+
+
 @dataclass(frozen=True)
 class GraphEvidence:
     """Why graph retrieval ranked a hit: from a query entity (``start``) along ``path`` to ``entity``, which the
@@ -326,6 +337,22 @@ class IngestReport:
     def by_source(self) -> dict[str, SourceOutcome]:
         return {item.source: item for item in self.items}
 
+    def _repr_markdown_(self) -> str:
+        """How Jupyter shows a report: the count per outcome, the time per stage, and why sources were skipped."""
+        counts = {outcome: count for outcome, count in self.counts().items() if count}
+        lines = [" · ".join(f"**{count}** {outcome}" for outcome, count in counts.items()) or "nothing ingested",
+                 f"{self.chunks_embedded:,} chunks embedded in {self.seconds:.1f} s", ""]
+        if self.stage_seconds:
+            lines += ["| stage | seconds |", "|---|---|"]
+            lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in self.stage_seconds.items()]
+            lines.append("")
+        skipped = self.skipped_by_code(examples=1)
+        if skipped:
+            lines += ["| skipped | sources | for example |", "|---|---|---|"]
+            lines += [f"| {code} | {entry['count']} | {markdown_cell(entry['examples'][0])} |"
+                      for code, entry in skipped.items()]
+        return "\n".join(lines).strip()
+
     def skipped_by_code(self, examples: int = 3) -> dict[str, dict[str, Any]]:
         """Skips counted per reason code, with a few example sources and reasons each."""
         grouped: dict[str, dict[str, Any]] = {}
@@ -337,3 +364,8 @@ class IngestReport:
                 if len(entry["examples"]) < examples:
                     entry["examples"].append(f"{item.source}: {item.reason}")
         return grouped
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` as one cell of a Markdown table: on one line, its pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")

@@ -20,6 +20,22 @@ def doc_ranking(sources: Sequence[str], limit: int) -> list[str]:
     return list(dict.fromkeys(sources))[:limit]
 
 
+class RetrievalEvaluation(list):  # type: ignore[type-arg]
+    """``evaluate_retrieval``'s result: a list with one dict of metrics per mode (as JSON writes it), shown as a
+    table in Jupyter."""
+
+    COLUMNS = ("mode", "ndcg@10", "mrr@10", "recall@5", "recall@100", "query_p50_ms")
+
+    def _repr_markdown_(self) -> str:
+        rows = ["| " + " | ".join(self.COLUMNS) + " |", "|" + "---|" * len(self.COLUMNS)]
+        rows += ["| " + " | ".join(str(result.get(column, "")) for column in self.COLUMNS) + " |" for result in self]
+        if self:
+            first = self[0]
+            rows.append(f"\n{first.get('queries')} queries, {first.get('docs')} documents in {first.get('chunks')} "
+                        f"chunks; embedder {first.get('embedder')}")
+        return "\n".join(rows)
+
+
 def evaluate_retrieval(
     dataset: BeirDataset,
     modes: Sequence[SearchMode],
@@ -30,7 +46,7 @@ def evaluate_retrieval(
     depth: int = 100,
     retrieval: RetrievalConfig | None = None,
     progress: ProgressCallback | None = None,
-) -> list[dict]:
+) -> RetrievalEvaluation:
     """One result per mode: the metrics of ``evaluate_run`` plus corpus size, ingest time and query latency.
 
     ``kb_dir`` keeps the built knowledge base (and reuses it if it exists); by default a temporary one is used.
@@ -44,7 +60,7 @@ def evaluate_retrieval(
             ingest_s = time.perf_counter() - started
             chunks = kb.stats()["chunks"]
             graph = kb.graph.stats() if kb.config.graph.kind.value != "none" else None
-            results = []
+            results = RetrievalEvaluation()
             tracker = Progress(progress)
             tracker.total(Stage.SEARCH, len(modes) * len(dataset.queries))
             for mode in modes:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 from ragkit.graph.extract import Mention, Relation
 from ragkit.graph.resolve import normalize_name
 from ragkit.graph.store import GraphStore
-from ragkit.records import GraphEdge
+from ragkit.records import GraphEdge, GraphPath, markdown_cell
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,18 @@ class EntityInfo:
     @property
     def chunk_ids(self) -> tuple[str, ...]:
         return tuple(sorted({m.chunk_id for m in self.mentions}))
+
+    def _repr_markdown_(self, relations: int = 10) -> str:
+        """How Jupyter shows an entity: name, type and aliases, where it is stated, and its first relations."""
+        lines = [f"**{markdown_cell(self.name)}** ({self.label}) — {len(self.mentions)} mentions in "
+                 f"{len(self.chunk_ids)} chunks; also: {markdown_cell(', '.join(self.aliases))}", ""]
+        if self.relations:
+            lines += ["| from | relation | to | stated in |", "|---|---|---|---|"]
+            lines += [f"| {markdown_cell(edge.source)} | {markdown_cell(edge.label)} | {markdown_cell(edge.target)} | "
+                      f"{len(edge.chunk_ids)} chunks |" for edge in self.relations[:relations]]
+            if len(self.relations) > relations:
+                lines.append(f"\n… and {len(self.relations) - relations} more relations")
+        return "\n".join(lines).strip()
 
     def neighbours(self) -> list[tuple[str, float]]:
         """Related entities with the number of chunks that link them, most linked first."""
@@ -109,7 +121,7 @@ class GraphView:
             tuple(merge_relations(self._store.relations([key]))),
         )
 
-    def paths(self, source: str, target: str, max_hops: int = 3, limit: int = 10) -> list[tuple[GraphEdge, ...]]:
+    def paths(self, source: str, target: str, max_hops: int = 3, limit: int = 10) -> list[GraphPath]:
         """Shortest relation paths between two entities (by any of their names), at most ``max_hops`` edges."""
         start, goal = normalize_name(source), normalize_name(target)
         parents: dict[str, list[GraphEdge]] = {start: []}
@@ -126,13 +138,13 @@ class GraphView:
             frontier = sorted(reached)
         if goal not in parents or start == goal:
             return []
-        found: list[tuple[GraphEdge, ...]] = []
+        found: list[GraphPath] = []
 
         def walk(node: str, suffix: tuple[GraphEdge, ...]) -> None:
             if len(found) >= limit:
                 return
             if node == start:
-                found.append(suffix)
+                found.append(GraphPath(suffix))
                 return
             for edge in parents[node]:
                 walk(edge.source if edge.target == node else edge.target, (edge,) + suffix)

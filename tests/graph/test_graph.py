@@ -215,6 +215,12 @@ def test_exploring_the_graph(tmp_path, embedder) -> None:
         assert "moonfall harbor" in (path[0].source, path[0].target)
         assert "lodingen" in (path[1].source, path[1].target)
         assert all(edge.chunk_ids for edge in path)
+        shown = path._repr_markdown_().splitlines()  # Jupyter: a table of the steps
+        assert shown[0] == "| step | from | relation | to | stated in |" and len(shown) == 2 + len(path)
+        assert shown[2].startswith(f"| 1 | {path[0].source} | ")
+        card = entity._repr_markdown_()
+        assert card.startswith("**Arvid Kesselring** (PERSON) — ") and "in 2 chunks" in card
+        assert "| from | relation | to | stated in |" in card
         exported = kb.graph.to_networkx()
         assert exported.nodes["arvid kesselring"]["label"] == "PERSON"
         assert exported.has_edge("moonfall harbor", "arvid kesselring") or exported.has_edge("arvid kesselring",
