@@ -53,6 +53,38 @@ def test_quickstart_notebook_runs():
     assert "answered | And what if they don't? How quickly must the on-call engineer" in outputs
 
 
+def _executed(name: str) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """The notebook as saved, and as it runs now."""
+    saved = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    fresh = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    NotebookClient(fresh, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    return saved, fresh
+
+
+def _outputs(notebook: nbformat.NotebookNode, kind: str) -> list[str]:
+    return [output["data"][kind] if kind != "stdout" else output["text"] for cell in notebook.cells
+            if cell.cell_type == "code" for output in cell.outputs
+            if (kind == "stdout" and output.get("name") == "stdout") or kind in output.get("data", {})]
+
+
+@pytest.mark.parametrize("name", ["entity_graph", "evaluate_your_questions"])
+def test_notebooks_are_saved_with_their_outputs_and_still_run(name):
+    saved, fresh = _executed(name)
+    assert not [output for cell in fresh.cells if cell.cell_type == "code" for output in cell.outputs
+                if output.get("output_type") == "error"]
+    figures = {"entity_graph": 1, "evaluate_your_questions": 3}[name]
+    assert len(_outputs(saved, "image/png")) == len(_outputs(fresh, "image/png")) == figures  # what GitHub shows
+    assert "/work/" not in json.dumps(saved) and "/tmp/" not in json.dumps(saved)  # no machine's paths saved
+    shown = "".join(_outputs(fresh, "text/markdown") + _outputs(fresh, "stdout"))
+    if name == "entity_graph":
+        assert "**Arvid Kesselring** (PERSON)" in shown and "| step | from | relation | to | stated in |" in shown
+        assert "arvid-kesselring.txt: arvid kesselring —co-occurs→ moonfall harbor" in shown  # the second hop
+        assert "**answered**" in shown and "born in the fishing village of Lodingen" in shown
+    else:
+        assert "'added': 6" in "".join(_outputs(fresh, "text/plain"))
+
+
 def test_records_and_sql_example_makes_each_record_and_row_a_document(tmp_path):
     command = [sys.executable, str(ROOT / "examples" / "records_and_sql.py"), "--kb", str(tmp_path / "records.kb")]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
