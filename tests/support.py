@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -184,6 +186,26 @@ class FileServer:
     def close(self):
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def serve_site(folder: Path) -> tuple[ThreadingHTTPServer, str]:
+    """The small web site of ``tests/docs_fixtures/site`` (its HTML pages), copied into ``folder`` and served on
+    loopback with a ``sitemap.xml`` that lists every page; (the server, its URL). Stop it with ``server.shutdown()``
+    and ``server.server_close()``."""
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    shutil.copytree(Path(__file__).resolve().parent / "docs_fixtures" / "site", folder, dirs_exist_ok=True)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    pages = sorted(path.name for path in folder.glob("*.html"))
+    (folder / "sitemap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+        + "".join(f"  <url><loc>{url}/{name}</loc></url>\n" for name in pages) + "</urlset>\n", encoding="utf-8")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, url
 
 
 @dataclass

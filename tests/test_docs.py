@@ -26,12 +26,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -187,16 +184,6 @@ def test_readme_is_a_front_page() -> None:
 # -- running a page -------------------------------------------------------------------------------------------------
 
 
-def _serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(directory)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
-
-
 def _grounded_reply(request: dict) -> str:
     """What the fake LLM answers, as a model told to cite would: the sentence of source [1] that shares the most words
     with the question, marked [1]."""
@@ -219,13 +206,9 @@ def llm_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def web_site(tmp_path_factory) -> Iterator[str]:
-    site = tmp_path_factory.mktemp("site")
-    shutil.copytree(FIXTURES / "site", site, dirs_exist_ok=True)
-    server, url = _serve(site)
-    pages = sorted(path.name for path in site.glob("*.html"))
-    (site / "sitemap.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-        + "".join(f"  <url><loc>{url}/{name}</loc></url>\n" for name in pages) + "</urlset>\n", encoding="utf-8")
+    from support import serve_site  # two HTML pages and their sitemap, as examples/sitemap_crawl.py's test serves
+
+    server, url = serve_site(tmp_path_factory.mktemp("site"))
     yield url
     server.shutdown()
     server.server_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -112,3 +113,39 @@ def test_build_file_example_builds_then_finds_nothing_to_do(tmp_path):
     again = json.loads(subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout)
     assert again["counts"] == {"added": 0, "updated": 0, "unchanged": 12, "removed": 0, "skipped": 0}
     assert again["chunks_embedded"] == 0
+
+
+def test_sitemap_crawl_example_ingests_the_pages_a_sitemap_lists_and_answers_from_them(tmp_path):
+    """Against a small site on loopback: refused until its network is allowed, then two pages, then nothing new."""
+    from support import serve_site  # two HTML pages and a sitemap.xml, the site the docs' snippets crawl
+
+    server, url = serve_site(tmp_path / "site")
+    try:
+        command = [sys.executable, str(ROOT / "examples" / "sitemap_crawl.py"), "--kb", str(tmp_path / "site.kb")]
+        refused = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ,
+                                                                                              "SITE_URL": url})
+        assert refused.returncode == 1 and "nothing to search: no page was ingested" in refused.stderr
+        assert refused.stdout.splitlines() == [
+            "ingested: {'added': 0, 'updated': 0, 'unchanged': 0, 'removed': 0, 'skipped': 1}",
+            f"skipped {url}/sitemap.xml: resolves to 127.0.0.1, a loopback address; ragkit does not fetch from it "
+            "unless Fetcher(allow_networks=[...]) includes it"]
+        allowed = [*command, "--site", url, "--allow-network", "127.0.0.0/8"]
+        lines = subprocess.run(allowed, capture_output=True, text=True, timeout=600, check=True).stdout.splitlines()
+        assert lines[:2] == ["ingested: {'added': 2, 'updated': 0, 'unchanged': 0, 'removed': 0, 'skipped': 0}",
+                             "knowledge base: 2 pages, 2 chunks"]
+        assert lines[2] == "'When is the ticketing system down for maintenance?' -> /status.html"
+        assert lines[3].startswith("A (answered") and lines[3].endswith(
+            "Scheduled maintenance of the ticketing system takes place every first Sunday of the month between "
+            "02:00 and 04:00 UTC. [1]")
+        assert lines[4] == "   [1] /status.html"
+        assert lines[5] == "'How long does a firmware update take to install?' -> /release-notes.html"
+        assert lines[6].startswith("A (answered") and lines[6].endswith("Firmware updates install in under two "
+                                                                         "minutes. [1]")
+        assert lines[7] == "   [1] /release-notes.html"
+        again = subprocess.run(allowed, capture_output=True, text=True, timeout=600, check=True).stdout
+        assert again.splitlines()[0] == ("ingested: {'added': 0, 'updated': 0, 'unchanged': 2, 'removed': 0, "
+                                         "'skipped': 0}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
