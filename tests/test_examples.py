@@ -149,3 +149,18 @@ def test_sitemap_crawl_example_ingests_the_pages_a_sitemap_lists_and_answers_fro
         server.shutdown()
         server.server_close()
 
+
+def test_llamaindex_example_reads_with_a_llamaindex_reader_and_retrieves_nodes_with_scores(tmp_path):
+    command = [sys.executable, str(ROOT / "examples" / "llamaindex_interop.py"), "--kb", str(tmp_path / "li.kb")]
+    lines = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout.splitlines()
+    # six files of examples/docs through SimpleDirectoryReader, and one document made in LlamaIndex
+    assert lines[:2] == ["ingested: {'added': 7, 'updated': 0, 'unchanged': 0, 'removed': 0, 'skipped': 0}",
+                         "knowledge base: 7 documents, 7 chunks"]
+    assert lines[2].startswith("'hotel reimbursement per night' -> 3 NodeWithScores; best handbook/travel-expenses.md "
+                               "(score ")
+    assert lines[3].startswith("'when does the cafeteria open' -> 3 NodeWithScores; best llamaindex:note-cafeteria "
+                               "(score ")
+    assert all("found by dense#" in line for line in lines[2:4])
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout
+    assert rerun.splitlines()[0] == ("ingested: {'added': 0, 'updated': 0, 'unchanged': 7, 'removed': 0, "
+                                     "'skipped': 0}")
