@@ -72,12 +72,12 @@ def _outputs(notebook: nbformat.NotebookNode, kind: str) -> list[str]:
             if (kind == "stdout" and output.get("name") == "stdout") or kind in output.get("data", {})]
 
 
-@pytest.mark.parametrize("name", ["entity_graph", "evaluate_your_questions"])
+@pytest.mark.parametrize("name", ["entity_graph", "evaluate_your_questions", "compare_chunkers"])
 def test_notebooks_are_saved_with_their_outputs_and_still_run(name):
     saved, fresh = _executed(name)
     assert not [output for cell in fresh.cells if cell.cell_type == "code" for output in cell.outputs
                 if output.get("output_type") == "error"]
-    figures = {"entity_graph": 1, "evaluate_your_questions": 3}[name]
+    figures = {"entity_graph": 1, "evaluate_your_questions": 3, "compare_chunkers": 2}[name]
     assert len(_outputs(saved, "image/png")) == len(_outputs(fresh, "image/png")) == figures  # what GitHub shows
     assert "/work/" not in json.dumps(saved) and "/tmp/" not in json.dumps(saved)  # no machine's paths saved
     shown = "".join(_outputs(fresh, "text/markdown") + _outputs(fresh, "stdout"))
@@ -85,8 +85,12 @@ def test_notebooks_are_saved_with_their_outputs_and_still_run(name):
         assert "**Arvid Kesselring** (PERSON)" in shown and "| step | from | relation | to | stated in |" in shown
         assert "arvid-kesselring.txt: arvid kesselring —co-occurs→ moonfall harbor" in shown  # the second hop
         assert "**answered**" in shown and "born in the fishing village of Lodingen" in shown
+    elif name == "evaluate_your_questions":
+        assert "'added': 6" in "".join(_outputs(fresh, "text/plain")) and "threshold: " in shown
     else:
-        assert "'added': 6" in "".join(_outputs(fresh, "text/plain"))
+        counts = [line.split()[:3] for line in shown.splitlines() if " chunks, " in line]
+        assert [kind for kind, _, _ in counts] == ["fixed", "semantic", "hybrid"]
+        assert all(int(number) > 5 for _, number, _ in counts)
 
 
 def test_records_and_sql_example_makes_each_record_and_row_a_document(tmp_path):
