@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -294,7 +295,7 @@ class Answer:
         """How Jupyter shows an answer: status and confidence, the text, the options or the numbered sources."""
         lines = [f"**{self.status.value}** (confidence {self.confidence:.2f}): {self.text}", ""]
         lines += [f"- {option}" for option in self.clarifications]
-        lines += [f"{c.number}. `{c.source}`, characters {c.start}–{c.end}" for c in self.citations]
+        lines += [f"{c.number}. `{shown_source(c.source)}`, characters {c.start}–{c.end}" for c in self.citations]
         return "\n".join(lines).strip()
 
 
@@ -346,11 +347,13 @@ class IngestReport:
             lines += ["| stage | seconds |", "|---|---|"]
             lines += [f"| {stage} | {seconds:.1f} |" for stage, seconds in self.stage_seconds.items()]
             lines.append("")
-        skipped = self.skipped_by_code(examples=1)
+        skipped = [item for item in self.items if item.outcome is Outcome.SKIPPED]
         if skipped:
+            codes = Counter((item.code or SkipCode.INVALID).value for item in skipped)
+            first = {(item.code or SkipCode.INVALID).value: item for item in reversed(skipped)}
+            examples = {code: f"{shown_source(item.source)}: {item.reason}" for code, item in first.items()}
             lines += ["| skipped | sources | for example |", "|---|---|---|"]
-            lines += [f"| {code} | {entry['count']} | {markdown_cell(entry['examples'][0])} |"
-                      for code, entry in skipped.items()]
+            lines += [f"| {code} | {count} | {markdown_cell(examples[code])} |" for code, count in codes.items()]
         return "\n".join(lines).strip()
 
     def skipped_by_code(self, examples: int = 3) -> dict[str, dict[str, Any]]:
@@ -369,3 +372,14 @@ class IngestReport:
 def markdown_cell(text: str) -> str:
     """``text`` as one cell of a Markdown table: on one line, its pipes escaped."""
     return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def shown_source(source: str) -> str:
+    """A file's source as Jupyter shows it: relative to the working directory (``../examples/docs/a.md``), so a
+    saved notebook holds no machine's paths; anything else as it is."""
+    if not os.path.isabs(source):
+        return source
+    try:
+        return os.path.relpath(source)
+    except ValueError:  # another drive (Windows)
+        return source

@@ -18,7 +18,7 @@ from ragkit.fusion import reciprocal_rank_fusion
 from ragkit.graph.rank import GraphRanker
 from ragkit.graph.themes import Themes
 from ragkit.index.base import FusionQuery, IndexQuery, ScoredId, VectorIndex, VectorName
-from ragkit.records import GraphEvidence, Hit, RetrieverScore, markdown_cell
+from ragkit.records import GraphEvidence, Hit, RetrieverScore, markdown_cell, shown_source
 from ragkit.registry import BM25Statistics, DocumentStore
 from ragkit.rerank import Reranker, make_reranker
 from ragkit.settings import RetrievalConfig, SearchMode, parse_enum
@@ -72,7 +72,8 @@ class SearchResult:
         for rank, hit in enumerate(self.hits, start=1):
             found = ", ".join(f"{name} #{score.rank}" for name, score in hit.found_by.items())
             text = " ".join(hit.text.split())[:100]
-            rows.append(f"| {rank} | {hit.score:.4f} | {markdown_cell(hit.source)} | {found} | {markdown_cell(text)} |")
+            rows.append(f"| {rank} | {hit.score:.4f} | {markdown_cell(shown_source(hit.source))} | {found} | "
+                        f"{markdown_cell(text)} |")
         return "\n".join(rows)
 
 

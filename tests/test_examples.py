@@ -46,6 +46,9 @@ def test_demo_shows_every_status(tmp_path):
 
 
 def test_quickstart_notebook_runs():
+    saved = (ROOT / "notebooks" / "quickstart.ipynb").read_text(encoding="utf-8")
+    assert "| # | score | source | found by | text |" in saved  # saved with its outputs
+    assert "/work/" not in saved and "/tmp/" not in saved  # no machine's paths saved
     notebook = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
     resources = {"metadata": {"path": str(ROOT / "notebooks")}}
     NotebookClient(notebook, timeout=600, kernel_name="python3", resources=resources).execute()
