@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -63,7 +64,8 @@ def test_answered_cites_the_sentence_that_answers(demo_kb):
     assert set(answer.signals) == set(FEATURES) - {"rerank_top", "rerank_gap"} and answer.missing == ()  # no reranker
     shown = answer._repr_markdown_().splitlines()  # how Jupyter shows it
     assert shown[0] == f"**answered** (confidence {answer.confidence:.2f}): {answer.text}"
-    assert shown[2] == f"1. `{cited.source}`, characters {cited.start}–{cited.end}"
+    relative = os.path.relpath(cited.source)  # no machine's path in a saved notebook
+    assert shown[2] == f"1. `{relative}`, characters {cited.start}–{cited.end}" and not relative.startswith("/")
 
 
 def test_no_answer_refuses_and_names_what_is_nearby(demo_kb):
