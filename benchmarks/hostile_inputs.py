@@ -53,7 +53,7 @@ def one_line_text(megabytes: int) -> bytes:
 
 
 def docx_bomb(expanded_mb: int) -> bytes:
-    """A .docx whose document.xml unpacks to ``expanded_mb`` MB of paragraphs (it compresses about 300:1)."""
+    """A .docx whose document.xml unpacks to ``expanded_mb`` MB of paragraphs (it compresses about 200:1)."""
     paragraph = b"<w:p><w:r><w:t>" + b"x" * 200 + b"</w:t></w:r></w:p>"
     body = paragraph * (expanded_mb * 2**20 // len(paragraph))
     out = io.BytesIO()

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
+from hostile_inputs import docx_bomb  # benchmarks/: the same file the benchmark measures
 from ragkit.connectors import FileConnector, ParseOptions
 from support import TOPICS, MisbehavingItem
 
@@ -77,23 +76,10 @@ def test_a_document_over_the_chunk_limit_is_skipped(tmp_path, embedder):
         assert report.by_source()["note"].outcome is Outcome.ADDED
 
 
-def _docx_bomb(expanded_mb: int) -> bytes:
-    """A .docx whose document.xml unpacks to ``expanded_mb`` MB (it compresses about 1000:1)."""
-    paragraph = b"<w:p><w:r><w:t>" + b"x" * 200 + b"</w:t></w:r></w:p>"
-    body = paragraph * (expanded_mb * 2**20 // len(paragraph))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                         'package/2006/content-types"/>')
-        archive.writestr("word/document.xml", b'<?xml version="1.0"?><w:document xmlns:w="http://schemas.'
-                         b'openxmlformats.org/wordprocessingml/2006/main"><w:body>' + body + b"</w:body></w:document>")
-    return out.getvalue()
-
-
 def test_an_office_file_that_unpacks_to_too_much_is_skipped_unparsed(tmp_path, embedder):
     folder = tmp_path / "d"
     folder.mkdir()
-    (folder / "bomb.docx").write_bytes(_docx_bomb(40))
+    (folder / "bomb.docx").write_bytes(docx_bomb(40))
     assert (folder / "bomb.docx").stat().st_size < 1_000_000
     (folder / "note.txt").write_text(TOPICS["vacation.md"])
     connector = FileConnector(folder, options=ParseOptions(max_expanded_mb=16))

@@ -88,7 +88,30 @@ class RegistryDatabase(Protocol):
     def close(self) -> None: ...
 
 
-class Database:
+class NamedValues:
+    """``get_meta`` / ``set_meta`` / ``delete_meta`` over a ``meta`` table, for a database with ``execute`` and
+    ``transaction`` (the SQLite and PostgreSQL registries share them)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
+        raise NotImplementedError
+
+    def transaction(self) -> ContextManager[Writing]:
+        raise NotImplementedError
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as db:
+            db.execute(SET_META, (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+
+class Database(NamedValues):
     """A SQLite file in WAL mode with full fsync: writes in ``transaction()``, reads through ``execute`` on the
     calling thread's own connection; named values in a ``meta`` table, where a part created it (``META_SCHEMA``)."""
 
@@ -128,18 +151,6 @@ class Database:
 
     def transaction(self) -> Transaction:
         return Transaction(self._writer, self._writing)
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as db:
-            db.execute(SET_META, (key, value))
-
-    def delete_meta(self, key: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def close(self) -> None:
         with self._writing, self._opened:

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from ragkit.errors import ConfigError, KnowledgeBaseError, MissingExtraError, RegistryUnavailable
-from ragkit.registry.database import POSTGRESQL, SET_META, Cursor
+from ragkit.registry.database import POSTGRESQL, Cursor, NamedValues
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _LOCK_CLASS = 0x7261676B  # "ragk": the first key of ragkit's advisory locks; the second is the knowledge base's
@@ -79,7 +79,7 @@ class _Writing:
                 cursor.executemany(self._translate(sql), rows)
 
 
-class PostgresDatabase:
+class PostgresDatabase(NamedValues):
     """One knowledge base's schema on a PostgreSQL server (see the module docstring)."""
 
     dialect = POSTGRESQL
@@ -185,18 +185,6 @@ class PostgresDatabase:
                     yield _Writing(connection, self._sql)
             except self._psycopg.Error as exc:
                 raise self._error(exc) from exc
-
-    def get_meta(self, key: str) -> str | None:
-        row = self.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.transaction() as db:
-            db.execute(SET_META, (key, value))
-
-    def delete_meta(self, key: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def close(self) -> None:
         with self._writing, self._opened:
