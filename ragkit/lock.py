@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
+from typing import ContextManager
 
 from ragkit.errors import KnowledgeBaseLocked
 
@@ -45,3 +47,9 @@ class DirectoryLock:
             fcntl.flock(self._handle, fcntl.LOCK_UN)
             os.close(self._handle)
             self._handle = None
+
+    close = release
+
+    def writing(self) -> ContextManager[None]:
+        """Held from open to close, so a write needs nothing more."""
+        return contextlib.nullcontext()

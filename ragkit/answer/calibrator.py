@@ -97,16 +97,29 @@ class Calibrator:
                    tuple(_r(v) for v in beta[1:]), _r(beta[0]), min(max(_r(threshold), 1e-4), 1 - 1e-4), fitted_on)
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+        Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> Calibrator:
+        """A calibrator from ``to_json``'s text; ``where`` it was read from names it in the error."""
+        try:
+            data = json.loads(text)
+            return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"the calibrator in {where} is unreadable ({exc}); refit it with `ragkit calibrate`") \
+                from exc
 
     @classmethod
     def load(cls, path: str | Path) -> Calibrator:
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
-        except (OSError, ValueError, TypeError) as exc:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
             raise ConfigError(f"calibrator file {path} is unreadable ({exc}); refit it with `ragkit calibrate`") \
                 from exc
+        return cls.from_json(text, f"file {path}")
 
     @classmethod
     def default(cls, embedder: str = DEFAULT_EMBEDDER) -> Calibrator:

@@ -114,7 +114,7 @@ def chat(args: argparse.Namespace) -> None:
 
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     from ragkit.answer import Calibrator, auroc
-    from ragkit.answer.calibrator import CALIBRATOR_FILE, cross_fitted
+    from ragkit.answer.calibrator import cross_fitted
 
     labelled = labelled_questions(args.questions)
     tracker = Progress(options.progress(args))
@@ -131,9 +131,9 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         calibrator = Calibrator.fit([a.signals for a in answers], labels,
                                     max_false_abstention=args.max_false_abstention,
                                     fitted_on=f"{args.questions}: {len(labelled)} labelled questions{reranked}")
-        calibrator.save(kb.path / CALIBRATOR_FILE)
+        written = kb.save_calibrator(calibrator)
         confidences = [calibrator.probability(a.signals) for a in answers]
-        result = {"written": str(kb.path / CALIBRATOR_FILE), "questions": len(labelled),
+        result = {"written": written, "questions": len(labelled),
                   "answerable": sum(labels), "in_sample_auroc": round(auroc(confidences, labels), 4),
                   "threshold": calibrator.threshold}
         folds = min(5, len(labels) - sum(labels), sum(labels))
@@ -195,7 +195,7 @@ def graph(args: argparse.Namespace) -> Any:
             raise ConfigError("graph entity takes one entity name")
         entity = view.entity(args.names[0])
         if entity is None:
-            raise ConfigError(f"no entity named {args.names[0]!r} in {kb.path}")
+            raise ConfigError(f"no entity named {args.names[0]!r} in {kb.where}")
         return {"key": entity.key, "name": entity.name, "label": entity.label, "aliases": list(entity.aliases),
                 "chunks": len(entity.chunk_ids), "neighbours": entity.neighbours()[:20],
                 "relations": [edge for edge in entity.relations if edge.label != "co-occurs"][:20]}

@@ -8,9 +8,11 @@ from enum import Enum
 from typing import Callable
 
 from ragkit.answer import ChatModel, OpenAIChat
+from ragkit.assemble import stored_on
 from ragkit.errors import ConfigError
 from ragkit.kb import KnowledgeBase
 from ragkit.progress import ProgressCallback, progress_display
+from ragkit.servers import ServerSettings
 from ragkit.settings import (
     CONFIG_FILE,
     BM25Tokenizer,
@@ -44,9 +46,18 @@ def command(sub: argparse._SubParsersAction, name: str, help: str, run: Callable
     parser.add_argument("--json", action="store_true", help="machine-readable JSON output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no log on standard error")
     if kb:
-        default = os.environ.get("RAGKIT_KB")
-        parser.add_argument("--kb", required=default is None, default=default,
-                            help="knowledge-base directory (default: $RAGKIT_KB)")
+        parser.add_argument("--kb", help="knowledge-base directory (default: $RAGKIT_KB)")
+        servers = parser.add_argument_group(
+            "server mode", "a knowledge base on servers, instead of --kb; each option defaults to its $RAGKIT_* "
+            "variable, then to the --settings file (docs/guide/servers.md)")
+        servers.add_argument("--registry", help="PostgreSQL URL of the registry, postgresql://user@host:5432/db "
+                                                "($RAGKIT_REGISTRY; the password from $PGPASSWORD)")
+        servers.add_argument("--index", help="Qdrant URL, http://host:6333, or a folder for qdrant-client's local mode "
+                                             "($RAGKIT_INDEX)")
+        servers.add_argument("--graph-url", help="Neo4j URL of the entity graph, bolt://host:7687 ($RAGKIT_GRAPH)")
+        servers.add_argument("--name", help="the knowledge base's name: schema, collection, namespace "
+                                            "($RAGKIT_NAME; default ragkit)")
+        servers.add_argument("--settings", help="TOML file with registry, index, graph and name ($RAGKIT_SETTINGS)")
     return parser
 
 
@@ -125,19 +136,44 @@ def graph_config(kind: str, args: argparse.Namespace) -> GraphConfig:
     return GraphConfig(kind, model=model) if model else GraphConfig(kind)
 
 
+def servers(args: argparse.Namespace) -> ServerSettings | None:
+    """Where the knowledge base lives on servers, or None for a folder (--kb). Options on the command line win over
+    environment variables; a folder and servers both given is an error."""
+    named = args.registry or args.settings
+    if named and args.kb:
+        raise ConfigError("give either --kb (a folder) or --registry/--settings (servers), not both")
+    if not named and (args.kb or os.environ.get("RAGKIT_KB")):
+        if not args.kb and (os.environ.get("RAGKIT_REGISTRY") or os.environ.get("RAGKIT_SETTINGS")):
+            raise ConfigError("both $RAGKIT_KB (a folder) and $RAGKIT_REGISTRY or $RAGKIT_SETTINGS (servers) are set; "
+                              "unset one, or say which with --kb or --registry")
+        args.kb = args.kb or os.environ["RAGKIT_KB"]
+        return None
+    if not (named or os.environ.get("RAGKIT_REGISTRY") or os.environ.get("RAGKIT_SETTINGS")):
+        raise ConfigError("say which knowledge base: --kb DIR (or $RAGKIT_KB), or on servers --registry URL "
+                          "--index URL (or $RAGKIT_REGISTRY and $RAGKIT_INDEX, or a --settings file)")
+    return ServerSettings.resolve(args.registry, args.index, args.graph_url, args.name, args.settings)
+
+
 def creating(args: argparse.Namespace) -> bool:
-    """Whether --kb names a knowledge base that does not exist yet."""
-    return not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
+    """Whether the knowledge base named (a folder, or a name on servers) does not exist yet."""
+    where = servers(args)
+    if where is None:
+        return not os.path.exists(os.path.join(args.kb, CONFIG_FILE))
+    return not stored_on(where)
 
 
 def open_kb(args: argparse.Namespace, language: Language | None = None) -> KnowledgeBase:
-    """The knowledge base at --kb; creation-time options (--qdrant-url, --graph, --dense-storage, the language)
-    apply only to a new one."""
+    """The knowledge base at --kb, or on the servers named; creation-time options (--qdrant-url, --graph,
+    --dense-storage, the language) apply only to a new one."""
     config = None
     chosen = any(getattr(args, option, None) for option in ("qdrant_url", "graph", "dense_storage"))
     if creating(args) and (chosen or language is not None):
         config = KBConfig(index=index_config(args), graph=graph_config(args.graph or "none", args),
                           language=language or Language.EN)
+    where = servers(args)
+    if where is not None:
+        return KnowledgeBase.connect(where.registry, where.index, where.graph, name=where.name, config=config,
+                                     retrieval=retrieval_config(args), limits=ingest_limits(args))
     return KnowledgeBase.open(args.kb, config, retrieval=retrieval_config(args), limits=ingest_limits(args))
 
 

@@ -25,9 +25,10 @@ SentenceText = Callable[[str, int, int], str]
 """The text at document offsets ``start:end`` of the document that holds a chunk: (chunk id, start, end) → text."""
 
 
-def open_graph_store(config: GraphConfig, directory: Path) -> GraphStore:
+def open_graph_store(config: GraphConfig, directory: Path | None) -> GraphStore:
     """The store the settings name: SQLite inside ``directory``, or a Neo4j server."""
     if config.kind is GraphKind.EMBEDDED:
+        assert directory is not None, "server mode keeps the graph in Neo4j"
         return EmbeddedGraphStore(directory / GRAPH_FILE)
     from ragkit.graph.neo4j_store import Neo4jGraphStore
 
@@ -49,7 +50,7 @@ class EntityGraph:
         self.themes = Themes(self.view.communities, embedder)
 
     @classmethod
-    def open(cls, config: GraphConfig, directory: Path, embedder: Embedder, sentence_text: SentenceText,
+    def open(cls, config: GraphConfig, directory: Path | None, embedder: Embedder, sentence_text: SentenceText,
              store: GraphStore | None = None) -> EntityGraph:
         """The graph the settings name, or ``store`` if one was passed; the extractor loads its model on first use."""
         return cls(store or open_graph_store(config, directory), make_extractor(config.model), embedder,

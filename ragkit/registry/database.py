@@ -85,6 +85,8 @@ class RegistryDatabase(Protocol):
 
     def delete_meta(self, key: str) -> None: ...
 
+    def set_meta_once(self, key: str, value: str) -> str: ...
+
     def close(self) -> None: ...
 
 
@@ -109,6 +111,12 @@ class NamedValues:
     def delete_meta(self, key: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+    def set_meta_once(self, key: str, value: str) -> str:
+        """Store ``value`` unless ``key`` has one; the stored value (another connection's, if it stored first)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING", (key, value))
+            return db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
 
 class Database(NamedValues):

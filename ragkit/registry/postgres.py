@@ -18,15 +18,27 @@ import os
 import re
 import socket
 import threading
+import time
 from typing import Any, Iterator, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from ragkit.errors import ConfigError, KnowledgeBaseError, MissingExtraError, RegistryUnavailable
+from ragkit.errors import (
+    ConfigError,
+    KnowledgeBaseError,
+    KnowledgeBaseLocked,
+    MissingExtraError,
+    RegistryUnavailable,
+)
 from ragkit.registry.database import POSTGRESQL, Cursor, NamedValues
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _LOCK_CLASS = 0x7261676B  # "ragk": the first key of ragkit's advisory locks; the second is the knowledge base's
 _CREATE = 2  # what the lock guards, mixed into the second key
+_WRITE = 1
+# Whether a session still holds a knowledge base's writer lock (pg_locks names two-key advisory locks' keys
+# classid and objid, with objsubid 2).
+_HOLDS = ("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = ? AND classid::bigint = ? "
+          "AND objid::bigint = ? AND objsubid = 2 AND granted")
 
 
 def check_url(url: str) -> str:
@@ -101,6 +113,7 @@ class PostgresDatabase(NamedValues):
         self._opened = threading.Lock()
         self._closed = False
         self._statements: dict[str, str] = {}
+        self._lock_holder: int | None = None  # the backend of the writer lock's session, while a write holds it
         self._create(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
 
     # -- connections ---------------------------------------------------------------------------------------
@@ -178,13 +191,27 @@ class PostgresDatabase(NamedValues):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Writing]:
+        """A write; while a ``WriterLock`` is held, it commits only if that lock still is."""
         with self._writing:
             connection = self._live_writer()
             try:
                 with connection.transaction():
-                    yield _Writing(connection, self._sql)
+                    writing = _Writing(connection, self._sql)
+                    holder = self._lock_holder
+                    if holder is not None and writing.execute(_HOLDS, (holder, _LOCK_CLASS, self.lock_key(_WRITE))
+                                                              ).fetchone() is None:
+                        raise RegistryUnavailable(
+                            f"the writer lock of {self.where} was lost (the server restarted, or the connection "
+                            "broke), so this write stopped; retry: the next write finishes what it left")
+                    yield writing
             except self._psycopg.Error as exc:
                 raise self._error(exc) from exc
+
+    def lock_key(self, purpose: int) -> int:
+        return _key(self.name, purpose)
+
+    def writer_lock(self, timeout: float) -> WriterLock:
+        return WriterLock(self, timeout)
 
     def close(self) -> None:
         with self._writing, self._opened:
@@ -194,3 +221,89 @@ class PostgresDatabase(NamedValues):
                     with contextlib.suppress(Exception):
                         connection.close()
             self._readers.clear()
+
+
+class WriterLock:
+    """One writer at a time per knowledge base, across processes and machines: a session-level advisory lock, held by
+    a connection of its own while a write runs. A second writer waits up to ``timeout`` seconds, then gets
+    ``KnowledgeBaseLocked`` naming the holder. A writer that dies takes its connection with it, and the server
+    releases the lock; a writer whose lock connection broke (the server restarted) can no longer commit, since each
+    registry transaction checks that the lock is still held. Readers never take it."""
+
+    def __init__(self, database: PostgresDatabase, timeout: float) -> None:
+        if timeout < 0:
+            raise ConfigError(f"lock_timeout is seconds to wait for another writer, at least 0; got {timeout!r}")
+        self._database = database
+        self._timeout = timeout
+        self._keys = (_LOCK_CLASS, database.lock_key(_WRITE))
+        self._connection: Any = None
+        self._depth = 0
+
+    def _live(self) -> Any:
+        connection = self._connection
+        if connection is None or connection.closed or connection.broken:
+            connection = self._connection = self._database._connect()
+        return connection
+
+    def try_acquire(self) -> bool:
+        """Take the lock if no other writer holds it; whether this one now does."""
+        if self._depth:
+            self._depth += 1
+            return True
+        psycopg = self._database._psycopg
+        try:
+            connection = self._live()
+            taken = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", self._keys).fetchone()[0]
+        except psycopg.Error as exc:
+            raise self._database._error(exc) from exc
+        if taken:
+            self._depth = 1
+            self._database._lock_holder = connection.info.backend_pid
+        return bool(taken)
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self._timeout
+        while not self.try_acquire():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise KnowledgeBaseLocked(
+                    f"knowledge base {self._database.where} is being written by {self._holder()}; a knowledge base "
+                    f"takes one writer at a time (waited {self._timeout:g} s): retry when it is done, or connect with "
+                    "a longer lock_timeout")
+            time.sleep(min(0.2, left))
+
+    def _holder(self) -> str:
+        """Who holds the lock, as pg_stat_activity knows them ("ragkit host:pid")."""
+        with contextlib.suppress(Exception):
+            row = self._live().execute(
+                "SELECT a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.classid::bigint = %s AND l.objid::bigint = %s "
+                "AND l.objsubid = 2 AND l.granted", self._keys).fetchone()
+            if row:
+                return f"{row[0] or 'a client'}" + (f" from {row[1]}" if row[1] else "")
+        return "another process"
+
+    def release(self) -> None:
+        if self._depth == 0:
+            return
+        self._depth -= 1
+        if self._depth:
+            return
+        self._database._lock_holder = None
+        with contextlib.suppress(Exception):  # a broken connection has released it already
+            self._connection.execute("SELECT pg_advisory_unlock(%s, %s)", self._keys)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self._depth = min(self._depth, 1)
+        self.release()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
