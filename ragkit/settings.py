@@ -1,15 +1,17 @@
-"""Every setting of ragkit in one place: the enums of its modes and the ``*Config`` dataclasses, in sections.
+"""Every setting of ragkit in one place: the enums of its modes and the ``*Config`` dataclasses, in sections (the
+index's modes and cluster checks live in ``ragkit.settings_index``, imported here).
 
 A knowledge base's ``KBConfig`` is chosen when it is created, stored beside its data (``ragkit.json``) and checked
 when it is reopened; ``RetrievalConfig`` holds query-time choices and is never stored. This module sits at the
-bottom of the import graph: it imports nothing of ragkit but the errors.
+bottom of the import graph: it imports nothing of ragkit but the errors and ``settings_index`` (which imports
+only the errors).
 
     KBConfig
     ├── language            en or zh: picks the defaults below that depend on the language
     ├── embedder            model name (see ``ragkit.embed.make_embedder``)
     ├── chunking            ChunkingConfig: chunker kind, size, overlap, …
     ├── bm25                BM25Config: language, tokenizer, k1, b
-    ├── index               IndexConfig: embedded (edge) or a Qdrant server, dense storage
+    ├── index               IndexConfig: embedded (edge) or a Qdrant server or cluster, dense storage
     ├── cleaning            CleaningConfig: text repair, low-information filter, duplicates
     └── graph               GraphConfig: none, embedded or Neo4j, and the entity extractor
     RetrievalConfig         fusion, weights, candidates, reranker (query time)
@@ -24,6 +26,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from ragkit.errors import ConfigError, IncompatibleKnowledgeBase
+from ragkit.settings_index import DenseStorage, IndexKind, WriteOrdering, check_cluster_settings
 
 DEFAULT_EMBEDDER = "bge-small-en-v1.5"
 # The embedder a knowledge base gets when KBConfig names none, by its language (benchmarks/choose-embedder.md).
@@ -73,29 +76,6 @@ class BM25Tokenizer(str, Enum):
 
     WORD = "word"
     MULTILINGUAL = "multilingual"
-
-
-class IndexKind(str, Enum):
-    """Where vectors live: ``edge`` (Qdrant's engine in-process, inside the folder) or a ``qdrant`` server."""
-
-    EDGE = "edge"
-    QDRANT = "qdrant"
-
-
-class DenseStorage(str, Enum):
-    """Where dense vectors live. ``memory``: float32 vectors in RAM, the HNSW graph built and searched on them.
-    ``int8`` (the default): an int8 scalar-quantized copy in RAM that the HNSW graph is built and searched on, the
-    candidates rescored with the float32 originals, which are memory-mapped and read into the page cache when the
-    index opens. ``disk-int8``: the same, but the originals stay on disk until a query rescores with them — the least
-    RAM (4 bytes × dimension per chunk less), at the price of disk reads on the queries after an open."""
-
-    MEMORY = "memory"
-    INT8 = "int8"
-    DISK_INT8 = "disk-int8"
-
-    @property
-    def quantized(self) -> bool:
-        return self is not DenseStorage.MEMORY
 
 
 class GraphKind(str, Enum):
@@ -181,7 +161,8 @@ class IndexConfig:
 
     For ``qdrant``, ``location`` is a server URL (``http://host:6333``), or a folder / ``:memory:`` for
     qdrant-client's local mode. The API key is read from the environment variable named by ``api_key_env``,
-    never stored. ``dense_storage`` (see :class:`DenseStorage`) is fixed when the index is created.
+    never stored. ``dense_storage`` (see :class:`DenseStorage`) is fixed when the index is created. The fields after
+    it are a Qdrant cluster's settings, None for the server's default (see ``ragkit.settings_index``).
     """
 
     kind: IndexKind = IndexKind.EDGE
@@ -189,14 +170,23 @@ class IndexConfig:
     collection: str = "ragkit"
     api_key_env: str | None = "QDRANT_API_KEY"
     dense_storage: DenseStorage = DenseStorage.INT8
+    shards: int | None = None  # Qdrant's shard_number
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None  # replicas that acknowledge a write; at most replication_factor
+    read_consistency: int | str | None = None  # replicas a read asks: n, majority, quorum, all; None: any one
+    write_ordering: WriteOrdering = WriteOrdering.WEAK
+    timeout_s: float | None = None  # the client's request timeout
+    payload_indexes: tuple[tuple[str, str], ...] = ()  # (metadata field, PayloadSchema) pairs; doc_id always
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", parse_enum(IndexKind, self.kind, "index kind"))
         object.__setattr__(self, "dense_storage", parse_enum(DenseStorage, self.dense_storage, "dense storage"))
+        object.__setattr__(self, "write_ordering", parse_enum(WriteOrdering, self.write_ordering, "write ordering"))
         if self.kind is IndexKind.QDRANT and not self.location:
             raise ConfigError("a qdrant index needs a location: a server URL such as http://localhost:6333")
         if not self.collection:
             raise ConfigError("the Qdrant collection name is empty")
+        check_cluster_settings(self)
 
     def api_key(self) -> str | None:
         return os.environ.get(self.api_key_env) if self.api_key_env else None

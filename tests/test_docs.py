@@ -141,11 +141,29 @@ def _pull_parses_and_the_download_tests_fetch_from_a_jar(block: Block) -> None:
         ROOT / "tests" / "models" / "test_download.py").read_text(encoding="utf-8")
 
 
+def _the_qdrant_server_runs_are_collected_and_skip_without_a_server(block: Block) -> None:
+    """Running the index tests against a Qdrant server: the marker is registered, it selects the server runs of the
+    index tests, and those skip with the reason the page gives when $QDRANT_URL is unset (tests/index/conftest.py)."""
+    [command] = _commands(block)
+    assert command == "QDRANT_URL=http://127.0.0.1:6333 .venv/bin/python -m pytest -m qdrant_server", command
+    assert '"qdrant_server: needs a real Qdrant server at $QDRANT_URL' in (ROOT / "pyproject.toml").read_text("utf-8")
+    env = {name: value for name, value in os.environ.items() if name != "QDRANT_URL"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-m", "qdrant_server", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "tests/index"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "test_edge_and_qdrant_server_path_agree[server]" in done.stdout
+    assert "test_a_cluster_spreads_shards_and_replicas_over_its_peers" in done.stdout
+    conftest = (ROOT / "tests" / "index" / "conftest.py").read_text(encoding="utf-8")
+    assert 'NO_SERVER = "set $QDRANT_URL to a Qdrant server to run"' in conftest
+
+
 COVERED: dict[tuple[str, str], Callable[[Block], None]] = {
     ("docs/guide/models.md", "ragkit models pull"): _pull_parses_and_the_download_tests_fetch_from_a_jar,
     ("README.md", "python3 -m venv .venv"): _ci_runs_the_test_command_and_the_demo_is_tested,
     ("docs/development.md", ".venv/bin/python -m pytest"): _ci_runs_the_suite,
     ("docs/development.md", ".venv/bin/python tests/neo4j_server/server.py"): _the_neo4j_fixture_starts_that_server,
+    ("docs/guide/qdrant-server.md", "QDRANT_URL="): _the_qdrant_server_runs_are_collected_and_skip_without_a_server,
 }
 
 

@@ -94,7 +94,8 @@ def test_an_unknown_format_is_refused_with_what_to_do(version):
 
 def _leaves(config, prefix=""):
     """(dotted name, a different valid value) for every setting of a config."""
-    changed = {bool: lambda v: not v, int: lambda v: v + 1, float: lambda v: v / 2, str: lambda v: v + "x"}
+    changed = {bool: lambda v: not v, int: lambda v: v + 1, float: lambda v: v / 2, str: lambda v: v + "x",
+               tuple: lambda v: (*v, ("team", "keyword"))}
     for item in fields(config):
         value = getattr(config, item.name)
         if is_dataclass(value):
@@ -103,7 +104,9 @@ def _leaves(config, prefix=""):
             yield prefix + item.name, [m for m in type(value) if m is not value][0]
         elif value is None or item.name == "unicode_form":
             yield prefix + item.name, {"location": "elsewhere", "uri": "bolt://h", "database": "db",
-                                       "api_key_env": "KEY", "unicode_form": "NFKC"}[item.name]
+                                       "api_key_env": "KEY", "unicode_form": "NFKC", "shards": 2,
+                                       "replication_factor": 2, "write_consistency_factor": 1,
+                                       "read_consistency": "all", "timeout_s": 5.0}[item.name]
         else:
             yield prefix + item.name, changed[type(value)](value)
 
@@ -116,7 +119,7 @@ def _with(config, dotted, value):
 
 
 def test_reconcile_names_every_setting_that_differs():
-    stored = KBConfig(index=IndexConfig(location="here"), graph=GraphConfig(uri="bolt://x", database="d"),
+    stored = KBConfig(index=IndexConfig("qdrant", "here"), graph=GraphConfig(uri="bolt://x", database="d"),
                       chunking=ChunkingConfig(size=200))
     checked = 0
     for dotted, value in _leaves(stored):

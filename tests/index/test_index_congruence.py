@@ -1,5 +1,5 @@
-"""The in-process engine and the Qdrant server code path (qdrant-client local mode speaks the server's API)
-return the same rankings for the same knowledge base."""
+"""The in-process engine and the Qdrant server code path (qdrant-client local mode speaks the server's API, and a
+real server when $QDRANT_URL names one) return the same rankings for the same knowledge base."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ QUERIES = ["paid vacation days", "hotel costs per night", "page escalation to th
            "password rules", "receipts within 30 days", "security keys for production"]
 
 
-def test_edge_and_qdrant_server_path_agree(tmp_path, embedder):
+def test_edge_and_qdrant_server_path_agree(tmp_path, embedder, qdrant_target):
     extras = {f"extra{i}.txt": "Planning note about the travel portal" + " and vacation" * i + " days." * (i % 3)
               for i in range(1, 13)}
     docs = write_corpus(tmp_path / "docs", {**TOPICS, **extras})
-    server_config = KBConfig(index=IndexConfig(IndexKind.QDRANT, str(tmp_path / "qdrant-local"), "congruence"))
+    server_config = KBConfig(index=IndexConfig(IndexKind.QDRANT, qdrant_target.location, qdrant_target.collection))
     with KnowledgeBase.open(tmp_path / "edge", embedder=embedder) as edge, \
             KnowledgeBase.open(tmp_path / "server", server_config, embedder=embedder) as server:
         edge.ingest(docs)
