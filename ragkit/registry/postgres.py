@@ -191,21 +191,35 @@ class PostgresDatabase(NamedValues):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Writing]:
-        """A write; while a ``WriterLock`` is held, it commits only if that lock still is."""
+        """A write; while a ``WriterLock`` is held, it starts only if that lock still is."""
         with self._writing:
-            connection = self._live_writer()
+            connection = self._checked_writer()
             try:
                 with connection.transaction():
-                    writing = _Writing(connection, self._sql)
-                    holder = self._lock_holder
-                    if holder is not None and writing.execute(_HOLDS, (holder, _LOCK_CLASS, self.lock_key(_WRITE))
-                                                              ).fetchone() is None:
-                        raise RegistryUnavailable(
-                            f"the writer lock of {self.where} was lost (the server restarted, or the connection "
-                            "broke), so this write stopped; retry: the next write finishes what it left")
-                    yield writing
+                    yield _Writing(connection, self._sql)
             except self._psycopg.Error as exc:
                 raise self._error(exc) from exc
+
+    def _checked_writer(self) -> Any:
+        """The writer connection, tried with a first statement (a connection that broke since the last write — a
+        restarted server — is replaced once): that the writer lock is still held, if one is."""
+        for attempt in (0, 1):
+            connection = self._live_writer()
+            try:
+                holder = self._lock_holder
+                if holder is None:
+                    connection.execute("SELECT 1")
+                elif connection.execute(self._sql(_HOLDS), (holder, _LOCK_CLASS, self.lock_key(_WRITE))
+                                        ).fetchone() is None:
+                    raise RegistryUnavailable(
+                        f"the writer lock of {self.where} was lost (the server restarted, or the connection broke), "
+                        "so this write stopped; retry: the next write finishes what it left")
+                return connection
+            except self._psycopg.Error as exc:
+                if attempt == 0 and (connection.broken or connection.closed):
+                    continue
+                raise self._error(exc) from exc
+        raise AssertionError("unreachable")
 
     def lock_key(self, purpose: int) -> int:
         return _key(self.name, purpose)
@@ -251,11 +265,15 @@ class WriterLock:
             self._depth += 1
             return True
         psycopg = self._database._psycopg
-        try:
+        for attempt in (0, 1):  # a connection that broke since the last write (a restarted server) is replaced once
             connection = self._live()
-            taken = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", self._keys).fetchone()[0]
-        except psycopg.Error as exc:
-            raise self._database._error(exc) from exc
+            try:
+                taken = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", self._keys).fetchone()[0]
+                break
+            except psycopg.Error as exc:
+                if attempt == 0 and (connection.broken or connection.closed):
+                    continue
+                raise self._database._error(exc) from exc
         if taken:
             self._depth = 1
             self._database._lock_holder = connection.info.backend_pid
