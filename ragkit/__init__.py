@@ -75,6 +75,7 @@ from ragkit.settings import (
     RetrievalConfig,
     SearchMode,
 )
+from ragkit.settings_index import PayloadSchema, WriteOrdering
 
 __version__ = "0.1.0"
 
@@ -156,12 +157,14 @@ __all__ = [
     "Reranker",
     "RetrievalConfig",
     "RetrieverScore",
+    "PayloadSchema",
     "ScoredId",
     "SearchMode",
     "ServerSettings",
     "SearchResult",
     "SentenceTransformerEmbedder",
     "SkipCode",
+    "WriteOrdering",
     "Stage",
     "SourceItem",
     "SourceOutcome",

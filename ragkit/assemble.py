@@ -191,9 +191,9 @@ def open_index(directory: Path | None, config: KBConfig, dimension: int) -> Vect
 
     location = settings.location or ""
     if location.startswith(("http://", "https://")):
-        client = QdrantClient(url=location, api_key=settings.api_key())
+        client = QdrantClient(url=location, api_key=settings.api_key(), timeout=settings.timeout_s)
     elif location == ":memory:":
         client = QdrantClient(location=":memory:")
     else:
         client = QdrantClient(path=location)
-    return QdrantIndex(client, settings.collection, dimension, settings.dense_storage)
+    return QdrantIndex(client, settings.collection, dimension, settings.dense_storage, settings=settings)

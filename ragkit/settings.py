@@ -16,6 +16,8 @@ only the errors).
     └── graph               GraphConfig: none, embedded or Neo4j, and the entity extractor
     RetrievalConfig         fusion, weights, candidates, reranker (query time)
     IngestLimits            what one source may cost to ingest (characters, chunks, parse time and memory)
+
+Where a server-mode knowledge base lives (its registry, index and graph URLs) is ``ragkit.servers.ServerSettings``.
 """
 
 from __future__ import annotations
@@ -430,3 +432,4 @@ class IngestLimits:
     def isolated(self) -> bool:
         """Whether sources are loaded in a worker process (when a parse limit is set)."""
         return self.parse_timeout_s is not None or self.parse_memory_mb is not None
+

@@ -8,8 +8,9 @@ ignores them, as it ignores quantization and payload indexes; search params are 
 
 from __future__ import annotations
 
+import threading
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Iterator, Mapping, Sequence
 
 from ragkit.errors import IncompatibleKnowledgeBase, IndexBackendError
@@ -50,6 +51,9 @@ class QdrantIndex:
         self._collection = collection
         options = getattr(client, "init_options", {})
         self._local = _is_local(client)  # exact search, no HNSW
+        # Local mode is a Python re-implementation that is not safe for a write and a search at once (numpy arrays
+        # resized under a reader): its calls take turns. A server serves concurrent calls itself.
+        self._turns: Any = threading.RLock() if self._local else nullcontext()
         self._where = options.get("url") or options.get("host") or options.get("path") or options.get("location")
         self._api_key_env = settings.api_key_env
         self._errors = _server_errors()
@@ -110,7 +114,8 @@ class QdrantIndex:
     def _calling(self, what: str, open_errors: bool = False) -> Iterator[None]:
         """Server and transport errors as an IndexBackendError that says what failed, where, and what to do."""
         try:
-            yield
+            with self._turns:
+                yield
         except self._errors as exc:
             raise IndexBackendError(_failure(what, self._collection, self._where, self._api_key_env, exc)) from exc
         except Exception as exc:
