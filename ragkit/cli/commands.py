@@ -207,6 +207,18 @@ def delete(args: argparse.Namespace) -> dict[str, list[str]]:
     return {"deleted": [s for s, ok in results.items() if ok], "not_found": [s for s, ok in results.items() if not ok]}
 
 
+def migrate(args: argparse.Namespace) -> IngestReport:
+    from ragkit.kb import KnowledgeBase
+    from ragkit.migrate import copy_knowledge_base, server_config
+
+    servers = options.servers(args, required=True)
+    with KnowledgeBase.open(args.source) as source:
+        config = server_config(source.config, servers.graph)
+        with KnowledgeBase.connect(servers.registry, servers.index, servers.graph, name=servers.name,
+                                   config=config) as target:
+            return copy_knowledge_base(source, target, progress=options.progress(args))
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     """Register these commands and their arguments."""
     parser = options.command(sub, "ingest", "add or update files and folders", ingest, render.report)
@@ -278,6 +290,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("action", choices=["entity", "paths", "communities", "stats", "export"])
     parser.add_argument("names", nargs="*", help="entity NAME | paths NAME NAME | export FILE.graphml")
     parser.add_argument("--max-hops", type=int, default=3)
+
+    parser = options.command(sub, "migrate", "copy an embedded knowledge base to servers (PostgreSQL, Qdrant, "
+                             "Neo4j) without parsing or embedding again", migrate, render.report, kb=False)
+    parser.add_argument("source", help="the knowledge-base directory to copy")
+    options.server_options(parser)
 
     parser = options.command(sub, "delete", "remove documents by source or document id", delete, render.mapping)
     parser.add_argument("sources", nargs="+")

@@ -47,18 +47,23 @@ def command(sub: argparse._SubParsersAction, name: str, help: str, run: Callable
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress and no log on standard error")
     if kb:
         parser.add_argument("--kb", help="knowledge-base directory (default: $RAGKIT_KB)")
-        servers = parser.add_argument_group(
-            "server mode", "a knowledge base on servers, instead of --kb; each option defaults to its $RAGKIT_* "
-            "variable, then to the --settings file (docs/guide/servers.md)")
-        servers.add_argument("--registry", help="PostgreSQL URL of the registry, postgresql://user@host:5432/db "
-                                                "($RAGKIT_REGISTRY; the password from $PGPASSWORD)")
-        servers.add_argument("--index", help="Qdrant URL, http://host:6333, or a folder for qdrant-client's local mode "
-                                             "($RAGKIT_INDEX)")
-        servers.add_argument("--graph-url", help="Neo4j URL of the entity graph, bolt://host:7687 ($RAGKIT_GRAPH)")
-        servers.add_argument("--name", help="the knowledge base's name: schema, collection, namespace "
-                                            "($RAGKIT_NAME; default ragkit)")
-        servers.add_argument("--settings", help="TOML file with registry, index, graph and name ($RAGKIT_SETTINGS)")
+        server_options(parser)
     return parser
+
+
+def server_options(parser: argparse.ArgumentParser) -> None:
+    """Where a knowledge base on servers lives (``ServerSettings``)."""
+    servers = parser.add_argument_group(
+        "server mode", "a knowledge base on servers, instead of --kb; each option defaults to its $RAGKIT_* "
+        "variable, then to the --settings file (docs/guide/servers.md)")
+    servers.add_argument("--registry", help="PostgreSQL URL of the registry, postgresql://user@host:5432/db "
+                                            "($RAGKIT_REGISTRY; the password from $PGPASSWORD)")
+    servers.add_argument("--index", help="Qdrant URL, http://host:6333, or a folder for qdrant-client's local mode "
+                                         "($RAGKIT_INDEX)")
+    servers.add_argument("--graph-url", help="Neo4j URL of the entity graph, bolt://host:7687 ($RAGKIT_GRAPH)")
+    servers.add_argument("--name", help="the knowledge base's name: schema, collection, namespace "
+                                        "($RAGKIT_NAME; default ragkit)")
+    servers.add_argument("--settings", help="TOML file with registry, index, graph and name ($RAGKIT_SETTINGS)")
 
 
 def mode(parser: argparse.ArgumentParser, help: str = "retrievers to use", *, several: bool = False) -> None:
@@ -136,9 +141,12 @@ def graph_config(kind: str, args: argparse.Namespace) -> GraphConfig:
     return GraphConfig(kind, model=model) if model else GraphConfig(kind)
 
 
-def servers(args: argparse.Namespace) -> ServerSettings | None:
+def servers(args: argparse.Namespace, required: bool = False) -> ServerSettings | None:
     """Where the knowledge base lives on servers, or None for a folder (--kb). Options on the command line win over
-    environment variables; a folder and servers both given is an error."""
+    environment variables; a folder and servers both given is an error. ``required``: servers, whatever $RAGKIT_KB
+    says (a command without --kb)."""
+    if required:
+        return ServerSettings.resolve(args.registry, args.index, args.graph_url, args.name, args.settings)
     named = args.registry or args.settings
     if named and args.kb:
         raise ConfigError("give either --kb (a folder) or --registry/--settings (servers), not both")

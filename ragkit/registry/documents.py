@@ -75,7 +75,12 @@ class DocumentRow:
 
 def embed_hash(chunk: Chunk) -> str:
     """A hash of what gets embedded: equal hashes, equal vectors."""
-    return stable_hash("embed", chunk.embed_text)[:32]
+    return text_hash(chunk.embed_text)
+
+
+def text_hash(text: str) -> str:
+    """``embed_hash`` of a chunk whose embedded text is ``text``."""
+    return stable_hash("embed", text)[:32]
 
 
 @dataclass(frozen=True)
