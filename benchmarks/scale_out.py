@@ -3,19 +3,20 @@ embedded one, on the same corpus, and what the registry hop adds to a query.
 
     python benchmarks/scale_out.py --beir "$RAGKIT_DATASETS/scifact_beir" --docs 2000 --readers 1,2,4 --json
 
-Three homes for the same documents and vectors (built once, embedded, then copied with ``ragkit migrate``'s
+Four homes for the same documents and vectors (built once, embedded, then copied with ``ragkit migrate``'s
 ``copy_knowledge_base``, so every home has identical chunks and vectors):
 
 - ``embedded``: the default — SQLite registry, Qdrant's engine in-process (edge);
+- ``server+edge``: the PostgreSQL registry (a throwaway cluster on loopback, or ``--postgres URL``) with each reader's
+  own copy of the edge vectors — against ``embedded``, the registry hop alone;
 - ``folder+local``: SQLite registry, vectors in qdrant-client's local mode (a folder);
-- ``server``: PostgreSQL registry (a throwaway cluster on loopback, or ``--postgres URL``), vectors in local mode.
+- ``server+local``: the PostgreSQL registry, vectors in local mode — server mode as this machine can run it (with a
+  Qdrant server, ``--qdrant URL``, the vectors are a network hop away instead).
 
-``server`` against ``folder+local`` is the registry hop alone (same vector engine); ``server`` against ``embedded``
-is what this machine can show of a move to servers: with a Qdrant server, the vectors would be a network hop away
-too (``--qdrant URL`` measures that instead of local mode). Each reader process opens its own copy of the vectors
-(local mode and the embedded engine are one process per folder; a Qdrant server is shared), all of them the same
-registry in server mode, and runs the test queries (hybrid search, k=10) round robin for ``--seconds`` after all
-readers are ready. The homes take turns at each reader count, ``--repeats`` times.
+Each reader process opens its own copy of the vectors (local mode and the embedded engine are one process per
+folder; a Qdrant server is shared), all of them the same registry in server mode, and runs the test queries
+(hybrid search, k=10) round robin for ``--seconds`` after all readers are ready. The homes take turns at each reader
+count, ``--repeats`` times.
 """
 
 from __future__ import annotations
@@ -42,10 +43,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def open_home(home: dict, copy: int) -> KnowledgeBase:
     """Reader ``copy``'s connection to a home (its own copy of the vectors where they live in a folder)."""
+    if home["kind"] == "server+edge":
+        return _server_with_edge(home["registry"], home["name"], Path(f"{home['folder']}-{copy}") / "index")
     if home["kind"] == "server":
         index = home["qdrant"] or f"{home['vectors']}-{copy}"
         return KnowledgeBase.connect(home["registry"], index, name=home["name"])
     return KnowledgeBase.open(f"{home['folder']}-{copy}")
+
+
+def _server_with_edge(registry: str, name: str, vectors: Path) -> KnowledgeBase:
+    """The server-mode knowledge base ``name`` with an in-process copy of its vectors: what ``connect`` assembles,
+    but the index (one process's) given — for measuring the registry's part alone."""
+    from ragkit.assemble import assemble, server_settings
+    from ragkit.index import EdgeIndex
+    from ragkit.registry import Registry
+    from ragkit.registry.postgres import PostgresDatabase
+    from ragkit.servers import ServerSettings
+    from ragkit.settings import IngestLimits
+
+    database = PostgresDatabase(registry, name)
+    config, embedder = server_settings(database, ServerSettings(registry, str(vectors), None, name), None, None)
+    index = EdgeIndex(vectors, embedder.dimension, config.index.dense_storage)
+    parts = assemble(None, config, embedder, index, None, None, IngestLimits(),
+                     lambda encoder: Registry(database, encoder), None)
+    return KnowledgeBase(None, config, database.writer_lock(60), parts, IngestLimits(), where=database.where)
 
 
 def reader(home: dict, copy: int, queries: list[str], seconds: float, ready, start, results) -> None:
@@ -135,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         for copy in range(most):  # each folder+local copy points at its own copy of the vectors
             shutil.copytree(scratch_path / "folder-local-vectors", scratch_path / f"folder-local-vectors-{copy}")
         homes = [{"label": "embedded", "kind": "folder", "folder": str(scratch_path / "embedded")},
+                 {"label": "server+edge", "kind": "server+edge", "registry": server.url, "name": name,
+                  "folder": str(scratch_path / "embedded")},
                  {"label": "folder+local", "kind": "folder", "folder": str(scratch_path / "folder-local")},
-                 {"label": "server", "kind": "server", "registry": server.url, "name": name,
-                  "vectors": str(scratch_path / "server-vectors"), "qdrant": args.qdrant}]
+                 {"label": "server+local" if not args.qdrant else "server+qdrant", "kind": "server",
+                  "registry": server.url, "name": name, "vectors": str(scratch_path / "server-vectors"),
+                  "qdrant": args.qdrant}]
         _folder_local_copies(scratch_path, most)
         if not args.qdrant:
             copies(scratch_path / "server-vectors", most)
