@@ -85,7 +85,7 @@ def server_settings(database: RegistryDatabase, servers: ServerSettings, config:
 
     def parse(text: str) -> KBConfig:
         try:
-            return pointed(KBConfig.from_json(json.loads(text)), servers)
+            return pointed(KBConfig.from_json(json.loads(text)), servers, creating=False)
         except (ValueError, TypeError) as exc:
             raise KnowledgeBaseError(f"the settings stored in {database.where} are not valid: {exc}") from exc
 
@@ -95,9 +95,10 @@ def server_settings(database: RegistryDatabase, servers: ServerSettings, config:
 
     text = database.get_meta(SETTINGS_KEY)
     if text:
-        return settings(parse(text), store, pointed(config, servers) if config else None, embedder)
+        requested = pointed(config, servers, creating=False) if config else None
+        return settings(parse(text), store, requested, embedder)
     new = config or (KBConfig(embedder=embedder.name) if embedder else KBConfig())
-    return settings(None, store, pointed(new, servers), embedder)
+    return settings(None, store, pointed(new, servers, creating=True), embedder)
 
 
 def stored_on(servers: ServerSettings) -> bool:
@@ -112,15 +113,16 @@ def stored_on(servers: ServerSettings) -> bool:
         database.close()
 
 
-def pointed(config: KBConfig, servers: ServerSettings) -> KBConfig:
+def pointed(config: KBConfig, servers: ServerSettings, *, creating: bool) -> KBConfig:
     """``config`` with its vectors in the Qdrant collection and its graph (if any) in the Neo4j namespace named after
-    the knowledge base, at the servers' URLs."""
+    the knowledge base, at the servers' URLs. A graph URL gives a new knowledge base a graph; one created without a
+    graph keeps having none (the URL may be a deployment's setting for all its knowledge bases)."""
     index = replace(config.index, kind=IndexKind.QDRANT, location=servers.index, collection=servers.name)
     graph = config.graph
     if graph.kind is GraphKind.EMBEDDED:
         raise ConfigError("an embedded entity graph lives in a folder; on servers the graph lives in Neo4j: connect "
                           "with graph='bolt://host:7687' (or $RAGKIT_GRAPH)")
-    if servers.graph:
+    if servers.graph and (creating or graph.kind is GraphKind.NEO4J):
         graph = replace(graph, kind=GraphKind.NEO4J, uri=servers.graph, namespace=servers.name)
     elif graph.kind is GraphKind.NEO4J:
         raise ConfigError(f"knowledge base {servers.name!r} keeps an entity graph in Neo4j: connect with "

@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import traceback
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +280,10 @@ def test_page_snippets_run(page: Path, tmp_path: Path, monkeypatch, request, llm
     env = {"QDRANT_URL": str(tmp_path / "qdrant-server"), "OPENAI_BASE_URL": llm_server, "OPENAI_API_KEY": "sk-docs",
            "SITE_URL": web_site, "HF_HUB_OFFLINE": "1"}
     text = page.read_text(encoding="utf-8")
+    if "RAGKIT_REGISTRY" in text:  # server mode: the test PostgreSQL, vectors in local mode, a fresh name
+        env["RAGKIT_REGISTRY"] = request.getfixturevalue("postgres_server")
+        env["RAGKIT_INDEX"] = str(tmp_path / "vectors")
+        env["RAGKIT_NAME"] = f"docs_{uuid.uuid4().hex[:12]}"
     if "NEO4J_URI" in text:
         neo4j = request.getfixturevalue("neo4j_server")
         env["NEO4J_URI"] = neo4j.uri

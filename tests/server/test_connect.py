@@ -58,6 +58,10 @@ def test_settings_are_checked_against_the_stored_ones(servers, embedder):
         assert kb.config.chunking.size == 120
     with pytest.raises(ConfigError, match="embedded entity graph lives in a folder"):
         _connect(servers, embedder, config=KBConfig(chunking={"size": 120}, graph="embedded"))
+    # A deployment's graph URL (say $RAGKIT_GRAPH) does not give a knowledge base made without a graph one.
+    with KnowledgeBase.connect(servers.registry, servers.index, "bolt://127.0.0.1:9", name=servers.name,
+                               embedder=embedder) as kb:
+        assert kb.config.graph.kind.value == "none"
 
 
 def test_the_calibrator_is_stored_in_the_registry(servers, embedder):
