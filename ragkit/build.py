@@ -13,6 +13,14 @@ A build file names where the knowledge base lives, its settings, and its sources
     folder = "docs"                      # or glob, file, records, sql, sitemap, urls
     include = ["*.md", "*.pdf"]
 
+A knowledge base on servers (``KnowledgeBase.connect``) takes a ``[servers]`` table instead of ``path``, with
+``registry``, ``index``, ``graph`` and ``name`` — each one left out comes from its ``$RAGKIT_*`` variable::
+
+    [servers]
+    registry = "postgresql://ragkit@db.internal:5432/knowledge"
+    index = "http://qdrant.internal:6333"
+    name = "company"
+
 Each source is ingested in turn (a folder, a records file or a query is synced: what vanished from it is removed),
 the vector index is built once at the end, and the summary counts every outcome. Re-running a build that a crash or
 Ctrl-C stopped continues where it stopped: the registry knows which documents are stored (their fingerprints are
@@ -33,6 +41,7 @@ from ragkit.errors import ConfigError, RagkitError, SkipCode
 from ragkit.kb import KnowledgeBase
 from ragkit.progress import ProgressCallback
 from ragkit.records import IngestReport, Outcome
+from ragkit.servers import ServerSettings
 from ragkit.settings import IngestLimits, KBConfig
 
 __all__ = ["BuildConfig", "BuildSummary", "SourceSummary", "load_build", "run_build"]
@@ -40,7 +49,7 @@ __all__ = ["BuildConfig", "BuildSummary", "SourceSummary", "load_build", "run_bu
 logger = logging.getLogger("ragkit.build")
 
 SETTINGS = ("chunking", "bm25", "index", "cleaning", "graph")
-TOP_LEVEL = {"path", "embedder", "language", "workers", "batch_size", "limits", "sources", *SETTINGS}
+TOP_LEVEL = {"path", "servers", "embedder", "language", "workers", "batch_size", "limits", "sources", *SETTINGS}
 FAILURES = {SkipCode.UNREADABLE, SkipCode.PARSE_ERROR, SkipCode.TIMEOUT, SkipCode.FORBIDDEN,
             SkipCode.MISSING_DEPENDENCY}
 """Skip codes that mean a source could not be read — a failed build — rather than content the cleaning refused."""
@@ -59,15 +68,17 @@ SOURCE_KEYS: dict[str, set[str]] = {
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """A parsed build file: the knowledge base's folder and settings, how to ingest, and the sources."""
+    """A parsed build file: where the knowledge base lives (a folder, or ``servers``) and its settings, how to ingest,
+    and the sources."""
 
-    path: Path
+    path: Path | None
     settings: KBConfig
     sources: tuple[Mapping[str, Any], ...]
     workers: int = 1
     batch_size: int = 64
     limits: IngestLimits = IngestLimits()
     base: Path = Path(".")
+    servers: ServerSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -117,8 +128,15 @@ def load_build(path: str | Path) -> BuildConfig:
     if unknown:
         raise ConfigError(f"{path}: unknown setting {', '.join(sorted(unknown))}; a build file has: "
                           f"{', '.join(sorted(TOP_LEVEL))}")
-    if "path" not in data:
-        raise ConfigError(f"{path}: say where the knowledge base lives, e.g. path = \"company.kb\"")
+    if ("path" in data) == ("servers" in data):
+        raise ConfigError(f"{path}: say where the knowledge base lives: a folder, path = \"company.kb\", or "
+                          "servers, a [servers] table (registry, index, graph, name) — one of the two")
+    servers = None
+    if "servers" in data:
+        table = data["servers"]
+        if not isinstance(table, dict) or set(table) - {"registry", "index", "graph", "name"}:
+            raise ConfigError(f"{path}: [servers] takes registry, index, graph and name")
+        servers = ServerSettings.resolve(**table)
     sources = data.get("sources") or []
     if not isinstance(sources, list) or not sources or not all(isinstance(s, dict) for s in sources):
         raise ConfigError(f"{path}: give at least one [[sources]] table")
@@ -135,8 +153,9 @@ def load_build(path: str | Path) -> BuildConfig:
     except TypeError as exc:
         raise ConfigError(f"{path}: [limits] {exc}; IngestLimits has: max_document_characters, "
                           "max_chunks_per_document, parse_timeout_s, parse_memory_mb, min_free_disk_mb") from None
-    return BuildConfig(path.parent / data["path"], settings, tuple(sources), workers=data.get("workers", 1),
-                       batch_size=data.get("batch_size", 64), limits=parsed_limits, base=path.parent)
+    return BuildConfig(path.parent / data["path"] if servers is None else None, settings, tuple(sources),
+                       workers=data.get("workers", 1), batch_size=data.get("batch_size", 64), limits=parsed_limits,
+                       base=path.parent, servers=servers)
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
@@ -226,7 +245,7 @@ def run_build(build: BuildConfig, *, progress: ProgressCallback | bool | None = 
     others go on. ``progress`` as for ``KnowledgeBase.ingest`` (a display per source)."""
     started = time.perf_counter()
     summaries, stage_seconds = [], Counter()
-    with KnowledgeBase.open(build.path, build.settings, embedder=embedder, limits=build.limits) as kb:
+    with _open(build, embedder) as kb:
         stage_seconds["open"] = time.perf_counter() - started  # the model, and finishing an interrupted batch
         for number, source in enumerate(build.sources, start=1):
             kind = source_kind(source)
@@ -256,6 +275,14 @@ def run_build(build: BuildConfig, *, progress: ProgressCallback | bool | None = 
     return _summary(build, summaries, stats, time.perf_counter() - started, stage_seconds)
 
 
+def _open(build: BuildConfig, embedder: Any) -> KnowledgeBase:
+    if build.servers is None:
+        return KnowledgeBase.open(build.path, build.settings, embedder=embedder, limits=build.limits)
+    where = build.servers
+    return KnowledgeBase.connect(where.registry, where.index, where.graph, name=where.name, config=build.settings,
+                                 embedder=embedder, limits=build.limits)
+
+
 def _source_summary(name: str, kind: str, report: IngestReport, seconds: float) -> SourceSummary:
     return SourceSummary(name, kind, report.counts(), report.chunks_embedded, round(seconds, 3),
                          report.skipped_by_code())
@@ -277,6 +304,7 @@ def _summary(build: BuildConfig, sources: list[SourceSummary], stats: Mapping[st
     embedded = sum(s.chunks_embedded for s in sources)
     stored = counts.get("added", 0) + counts.get("updated", 0)
     rate = {"documents_per_s": round(stored / seconds, 2), "chunks_per_s": round(embedded / seconds, 2)}
-    return BuildSummary(str(build.path), tuple(sources), {o.value: counts.get(o.value, 0) for o in Outcome},
+    where = str(build.path) if build.path is not None else str(stats.get("registry"))
+    return BuildSummary(where, tuple(sources), {o.value: counts.get(o.value, 0) for o in Outcome},
                         dict(skipped), tuple(failed), stats["documents"], stats["chunks"], embedded,
                         round(seconds, 3), {stage: round(value, 3) for stage, value in stage_seconds.items()}, rate)

@@ -51,6 +51,8 @@ def test_a_yaml_build_file_says_the_same(tmp_path):
 @pytest.mark.parametrize(("text", "message"), [
     ('path = "kb"\n', "give at least one \\[\\[sources\\]\\] table"),
     ('[[sources]]\nfolder = "d"\n', 'say where the knowledge base lives'),
+    ('path = "kb"\n[servers]\nregistry = "postgresql://db/kb"\n[[sources]]\nfolder = "d"\n', "one of the two"),
+    ('[servers]\nurl = "postgresql://db/kb"\n[[sources]]\nfolder = "d"\n', "takes registry, index, graph and name"),
     ('path = "kb"\nworkrs = 2\n[[sources]]\nfolder = "d"\n', "unknown setting workrs; a build file has: "),
     ('path = "kb"\n[[sources]]\nfolder = "d"\nfile = "x"\n', "exactly one of folder, glob, file, records"),
     ('path = "kb"\n[[sources]]\nfolder = "d"\nquery = "x"\n', r"source 1 \(folder\) has no setting query"),
@@ -144,3 +146,18 @@ def test_the_summary_counts_every_outcome_and_a_failed_source_fails_the_command(
     assert again["counts"] == {"added": 1, "updated": 1, "unchanged": 1, "removed": 1, "skipped": 1}
     assert again["skipped_by_code"] == {"exact_duplicate": 1}  # c.md, a copy of b.md, is tried again
     assert again["failed"] and again["rate"]["chunks_per_s"] >= 0
+
+
+@pytest.mark.integration  # the real embedder and the test PostgreSQL
+def test_a_build_file_can_build_on_servers(tmp_path, postgres_schema, capsys, monkeypatch):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Parking\n\nStaff park in the north garage; visitors register at the desk.")
+    monkeypatch.setenv("RAGKIT_INDEX", str(tmp_path / "vectors"))  # a key the file leaves out comes from the variable
+    build_file = _write(tmp_path, f'[servers]\nregistry = "{postgres_schema.url}"\nname = "{postgres_schema.name}"\n'
+                        '[chunking]\nsize = 120\n[[sources]]\nfolder = "docs"\n')
+    assert main(["build", str(build_file), "--json", "--quiet"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"]["added"] == 1 and postgres_schema.name in summary["path"]
+    with KnowledgeBase.connect(postgres_schema.url, str(tmp_path / "vectors"), name=postgres_schema.name) as kb:
+        assert kb.config.chunking.size == 120 and kb.search("where do visitors register", k=1)[0].text
