@@ -16,12 +16,14 @@ Four homes for the same documents and vectors (built once, embedded, then copied
 Each reader process opens its own copy of the vectors (local mode and the embedded engine are one process per
 folder; a Qdrant server is shared), all of them the same registry in server mode, and runs the test queries
 (hybrid search, k=10) round robin for ``--seconds`` after all readers are ready. The homes take turns at each reader
-count, ``--repeats`` times.
+count, ``--repeats`` times. ``--pin`` pins reader *i* to core *i* mod the cores, so each reader embeds on one
+core, as one reader per machine (or per core) would.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import statistics
 import sys
@@ -69,7 +71,10 @@ def _server_with_edge(registry: str, name: str, vectors: Path) -> KnowledgeBase:
     return KnowledgeBase(None, config, database.writer_lock(60), parts, IngestLimits(), where=database.where)
 
 
-def reader(home: dict, copy: int, queries: list[str], seconds: float, ready, start, results) -> None:
+def reader(home: dict, copy: int, queries: list[str], seconds: float, ready, start, results, pin: bool) -> None:
+    if pin:  # before the model loads: ONNX Runtime takes one thread per core the process may use
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cores[copy % len(cores)]})
     with open_home(home, copy) as kb:
         for query in queries[:5]:  # warm: the model's first passes, the registry's connection
             kb.search(query, k=10)
@@ -90,10 +95,10 @@ def reader(home: dict, copy: int, queries: list[str], seconds: float, ready, sta
     results.put({"queries": done, "latencies": latencies, "hydrate": hydrate, "statistics": statistics_ms})
 
 
-def measure(home: dict, readers: int, queries: list[str], seconds: float) -> dict[str, Any]:
+def measure(home: dict, readers: int, queries: list[str], seconds: float, pin: bool) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     ready, results, start = context.Queue(), context.Queue(), context.Event()
-    processes = [context.Process(target=reader, args=(home, copy, queries, seconds, ready, start, results))
+    processes = [context.Process(target=reader, args=(home, copy, queries, seconds, ready, start, results, pin))
                  for copy in range(readers)]
     for process in processes:
         process.start()
@@ -126,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     arguments.add_argument("--repeats", type=int, default=1)
     arguments.add_argument("--postgres", help="a PostgreSQL URL (default: a throwaway cluster on loopback)")
     arguments.add_argument("--qdrant", help="a Qdrant server URL for the server home (default: local mode)")
+    arguments.add_argument("--pin", action="store_true", help="pin each reader process to one core")
+    arguments.add_argument("--homes", help="which homes to measure, comma-separated (default: all): embedded, "
+                           "server+edge, folder+local, server+local (server+qdrant with --qdrant)")
     args = arguments.parse_args(argv)
     counts = [int(count) for count in args.readers.split(",")]
     dataset = load_beir(args.beir, args.split)
@@ -169,10 +177,13 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeats):
             for readers in counts:
                 for home in homes:
-                    rows.append(measure(home, readers, queries, args.seconds))
+                    if args.homes and home["label"] not in args.homes.split(","):
+                        continue
+                    rows.append(measure(home, readers, queries, args.seconds, args.pin))
                     print(rows[-1], file=sys.stderr, flush=True)
     return emit({"documents": len(documents), "chunks": chunks, "build_s": round(built, 1), "queries": len(queries),
-                 "seconds": args.seconds, "qdrant": "server" if args.qdrant else "local mode", "rows": rows})
+                 "seconds": args.seconds, "qdrant": "server" if args.qdrant else "local mode", "pinned": args.pin,
+                 "rows": rows})
 
 
 def _folder_local_copies(scratch: Path, count: int) -> None:
