@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import fields, is_dataclass
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ragkit.errors import IncompatibleKnowledgeBase, KnowledgeBaseError
 from ragkit.settings import CONFIG_FILE, KBConfig
+from ragkit.settings_index import REQUEST_SETTINGS
 
 
 def load_config(directory: Path) -> KBConfig | None:
@@ -43,9 +44,16 @@ def differences(stored: Any, requested: Any, prefix: str = "") -> list[str]:
 
 
 def reconcile(stored: KBConfig, requested: KBConfig | None) -> KBConfig:
-    """The stored settings, after checking that requested ones (if any) do not contradict them."""
+    """The stored settings, after checking that requested ones (if any) do not contradict them — with the requested
+    values of the index's request settings (``REQUEST_SETTINGS``: timeout, consistency, ordering, the API key's
+    variable), which are this process's to choose."""
     if requested is None or requested == stored:
         return stored
+    own = {name: getattr(requested.index, name) for name in REQUEST_SETTINGS}
+    if requested.index.kind is stored.index.kind:
+        with_own = replace(stored, index=replace(stored.index, **own))
+        if with_own == requested:
+            return with_own
     raise IncompatibleKnowledgeBase(
         f"this knowledge base was built with different settings ({', '.join(differences(stored, requested))}); "
         "open it without a config to use its own settings, or build a new knowledge base in another folder"

@@ -63,6 +63,11 @@ class PayloadSchema(str, Enum):
     TEXT = "text"
 
 
+# How requests are sent rather than what is stored: stored as the knowledge base's defaults, but a process that opens
+# it with other values uses its own (one web worker's timeout need not be the nightly build's).
+REQUEST_SETTINGS = ("timeout_s", "read_consistency", "write_ordering", "api_key_env")
+
+
 def check_cluster_settings(config: Any) -> None:
     """Check an ``IndexConfig``'s cluster settings (its kind and write ordering already parsed), normalising
     ``read_consistency`` and ``payload_indexes``; a ConfigError names the bad value."""

@@ -24,6 +24,7 @@ from ragkit import (
 )
 from ragkit.settings import CONFIG_FILE, DEFAULT_EMBEDDERS, BM25Tokenizer
 from ragkit.settings_file import differences, reconcile
+from ragkit.settings_index import REQUEST_SETTINGS
 
 # The ragkit.json that ragkit wrote before settings had sections (format 2), for
 # KBConfig(chunk_size=64, chunk_overlap=8) — copied from a knowledge base that version created.
@@ -125,6 +126,8 @@ def test_reconcile_names_every_setting_that_differs():
     for dotted, value in _leaves(stored):
         if dotted in ("index.kind", "graph.kind"):
             continue  # a kind change alone would need its own settings (a qdrant index needs a location)
+        if dotted.removeprefix("index.") in REQUEST_SETTINGS:
+            continue  # this process's to choose: the next test
         try:
             requested = _with(stored, dotted, value)
         except ConfigError:
@@ -135,6 +138,16 @@ def test_reconcile_names_every_setting_that_differs():
             reconcile(stored, requested)
         checked += 1
     assert checked >= 30  # every field of every section took part
+
+
+def test_request_settings_are_the_opening_process_s_own():
+    stored = KBConfig(index=IndexConfig("qdrant", "http://qdrant:6333", replication_factor=2, timeout_s=30))
+    requested = KBConfig(index=IndexConfig("qdrant", "http://qdrant:6333", replication_factor=2, timeout_s=5,
+                                           read_consistency="majority", write_ordering="strong",
+                                           api_key_env="OTHER_KEY"))
+    assert reconcile(stored, requested) == requested  # a web worker's timeout need not be the nightly build's
+    with pytest.raises(IncompatibleKnowledgeBase, match=r"index\.replication_factor"):
+        reconcile(stored, replace(requested, index=replace(requested.index, replication_factor=3)))
 
 
 def test_sections_take_dicts_and_kinds_and_name_what_is_wrong():
