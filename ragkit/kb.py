@@ -1,8 +1,9 @@
-"""``KnowledgeBase``: one directory that holds a whole knowledge base — ingest, search, ask, delete.
+"""``KnowledgeBase``: a whole knowledge base, in one directory or on servers — ingest, search, ask, delete.
 
 A façade: each method checks that the knowledge base is open and hands the work to the part that owns it — the
 write path (``ragkit.ingest``), the retriever (``ragkit.retrieve``), the answerer (``ragkit.answer``), the registry
-(``ragkit.registry``), the entity graph (``ragkit.graph``). ``open`` assembles those parts.
+(``ragkit.registry``), the entity graph (``ragkit.graph``). ``open`` (a folder) and ``connect`` (servers) assemble
+those parts (``ragkit.assemble``).
 """
 
 from __future__ import annotations

@@ -156,3 +156,36 @@ def test_the_command_line_takes_the_same_urls(servers, tmp_path, capsys, monkeyp
     assert code == 0 and json.loads(capsys.readouterr().out)["documents"] == 4
     assert main(["stats", "--kb", str(tmp_path / "kb"), "--registry", servers.registry, "--json"]) != 0
     assert "not both" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("home", ["folder", "servers"])
+def test_a_search_during_a_write_shows_no_chunk_whose_write_is_not_done(home, servers, embedder, tmp_path):
+    """Paused in step 2 of an update — the new chunks already in the vector index, the old ones marked for deletion —
+    a search shows neither: a chunk is visible once its three steps are done."""
+    kb = (KnowledgeBase.open(tmp_path / "kb", embedder=embedder) if home == "folder"
+          else _connect(servers, embedder))
+    with kb:
+        kb.ingest([*DOCUMENTS, Document("menu.txt", "The canteen serves lentil soup on Mondays.")])
+        upserted, release = threading.Event(), threading.Event()
+        index, upsert = kb._index, kb._index.upsert
+
+        def paused_upsert(points):
+            upsert(points)
+            upserted.set()
+            assert release.wait(60)
+
+        index.upsert = paused_upsert
+        update = threading.Thread(target=kb.ingest, args=(
+            [Document("menu.txt", "The canteen serves pumpkin risotto on Fridays.")],))
+        update.start()
+        try:
+            assert upserted.wait(60)
+            for query in ("pumpkin risotto on Fridays", "lentil soup on Mondays"):
+                assert "menu.txt" not in {hit.source for hit in kb.search(query, k=5)}, query
+            answer = kb.ask("What does the canteen serve on Fridays?")
+            assert all(citation.source != "menu.txt" for citation in answer.citations)
+        finally:
+            release.set()
+            update.join(60)
+            index.upsert = upsert
+        assert kb.search("pumpkin risotto on Fridays", k=1)[0].source == "menu.txt"
