@@ -20,6 +20,7 @@ A knowledge base on servers (``KnowledgeBase.connect``) takes a ``[servers]`` ta
     registry = "postgresql://ragkit@db.internal:5432/knowledge"
     index = "http://qdrant.internal:6333"
     name = "company"
+    lock_timeout = 3600                  # seconds to wait for another process's write (the default)
 
 Each source is ingested in turn (a folder, a records file or a query is synced: what vanished from it is removed),
 the vector index is built once at the end, and the summary counts every outcome. Re-running a build that a crash or
@@ -79,6 +80,7 @@ class BuildConfig:
     limits: IngestLimits = IngestLimits()
     base: Path = Path(".")
     servers: ServerSettings | None = None
+    lock_timeout: float = 3600.0  # on servers: how long to wait for another process's write
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,15 @@ def load_build(path: str | Path) -> BuildConfig:
     if ("path" in data) == ("servers" in data):
         raise ConfigError(f"{path}: say where the knowledge base lives: a folder, path = \"company.kb\", or "
                           "servers, a [servers] table (registry, index, graph, name) — one of the two")
-    servers = None
+    servers, lock_timeout = None, 3600.0  # a batch build waits an hour for another writer by default
     if "servers" in data:
         table = data["servers"]
-        if not isinstance(table, dict) or set(table) - {"registry", "index", "graph", "name"}:
-            raise ConfigError(f"{path}: [servers] takes registry, index, graph and name")
+        if not isinstance(table, dict) or set(table) - {"registry", "index", "graph", "name", "lock_timeout"}:
+            raise ConfigError(f"{path}: [servers] takes registry, index, graph, name and lock_timeout")
+        lock_timeout = table.pop("lock_timeout", lock_timeout)
+        if isinstance(lock_timeout, bool) or not isinstance(lock_timeout, (int, float)) or lock_timeout < 0:
+            raise ConfigError(f"{path}: [servers] lock_timeout is seconds to wait for another writer, got "
+                              f"{lock_timeout!r}")
         servers = ServerSettings.resolve(**table)
     sources = data.get("sources") or []
     if not isinstance(sources, list) or not sources or not all(isinstance(s, dict) for s in sources):
@@ -155,7 +161,7 @@ def load_build(path: str | Path) -> BuildConfig:
                           "max_chunks_per_document, parse_timeout_s, parse_memory_mb, min_free_disk_mb") from None
     return BuildConfig(path.parent / data["path"] if servers is None else None, settings, tuple(sources),
                        workers=data.get("workers", 1), batch_size=data.get("batch_size", 64), limits=parsed_limits,
-                       base=path.parent, servers=servers)
+                       base=path.parent, servers=servers, lock_timeout=float(lock_timeout))
 
 
 def _parse(path: Path, text: str) -> dict[str, Any]:
@@ -280,7 +286,7 @@ def _open(build: BuildConfig, embedder: Any) -> KnowledgeBase:
         return KnowledgeBase.open(build.path, build.settings, embedder=embedder, limits=build.limits)
     where = build.servers
     return KnowledgeBase.connect(where.registry, where.index, where.graph, name=where.name, config=build.settings,
-                                 embedder=embedder, limits=build.limits)
+                                 embedder=embedder, limits=build.limits, lock_timeout=build.lock_timeout)
 
 
 def _source_summary(name: str, kind: str, report: IngestReport, seconds: float) -> SourceSummary:

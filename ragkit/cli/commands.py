@@ -215,7 +215,7 @@ def migrate(args: argparse.Namespace) -> IngestReport:
     with KnowledgeBase.open(args.source) as source:
         config = server_config(source.config, servers.graph)
         with KnowledgeBase.connect(servers.registry, servers.index, servers.graph, name=servers.name,
-                                   config=config) as target:
+                                   config=config, lock_timeout=args.lock_timeout) as target:
             return copy_knowledge_base(source, target, progress=options.progress(args))
 
 

@@ -64,6 +64,8 @@ def server_options(parser: argparse.ArgumentParser) -> None:
     servers.add_argument("--name", help="the knowledge base's name: schema, collection, namespace "
                                         "($RAGKIT_NAME; default ragkit)")
     servers.add_argument("--settings", help="TOML file with registry, index, graph and name ($RAGKIT_SETTINGS)")
+    servers.add_argument("--lock-timeout", type=float, default=60.0, metavar="SECONDS",
+                         help="how long a write waits for another process's write to finish (default %(default)s)")
 
 
 def mode(parser: argparse.ArgumentParser, help: str = "retrievers to use", *, several: bool = False) -> None:
@@ -181,6 +183,7 @@ def open_kb(args: argparse.Namespace, language: Language | None = None) -> Knowl
     where = servers(args)
     if where is not None:
         return KnowledgeBase.connect(where.registry, where.index, where.graph, name=where.name, config=config,
+                                     lock_timeout=args.lock_timeout,
                                      retrieval=retrieval_config(args), limits=ingest_limits(args))
     return KnowledgeBase.open(args.kb, config, retrieval=retrieval_config(args), limits=ingest_limits(args))
 
