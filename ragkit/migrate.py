@@ -18,7 +18,7 @@ import numpy as np
 
 from ragkit.answer.calibrator import CALIBRATOR_FILE
 from ragkit.assemble import CALIBRATOR_KEY
-from ragkit.errors import ConfigError
+from ragkit.errors import ConfigError, IncompatibleKnowledgeBase, IngestError
 from ragkit.progress import ProgressCallback
 from ragkit.records import Document, IngestReport
 from ragkit.registry import DocumentRow
@@ -32,8 +32,6 @@ def copy_knowledge_base(source: Any, target: Any, *, batch_size: int = 64,
                         progress: ProgressCallback | None = None) -> IngestReport:
     """Copy every document of the knowledge base ``source`` into ``target`` (both open ``KnowledgeBase`` objects,
     with the same embedder), and the source's own calibrator if it has one; ``target``'s report of the copy."""
-    from ragkit.errors import IncompatibleKnowledgeBase
-
     if source.config.embedder != target.config.embedder:
         raise IncompatibleKnowledgeBase(
             f"cannot copy {source.where} (embedder {source.config.embedder}) into {target.where} (embedder "
@@ -84,8 +82,6 @@ class _StoredDocument:
     def load(self) -> Document:
         document = self._kb._registry.documents.load_document(self._row.doc_id)
         if document is None:  # deleted from the source since the copy began
-            from ragkit.errors import IngestError
-
             raise IngestError(self.source, "was deleted from the knowledge base being copied")
         return document
 
