@@ -30,7 +30,9 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from _common import emit, parser
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     from postgres_server import PostgresTestServer
 
     with tempfile.TemporaryDirectory(prefix="ragkit-scale-out-") as scratch, \
-            (PostgresTestServer() if not args.postgres else _Given(args.postgres)) as server:
+            (PostgresTestServer() if not args.postgres else nullcontext(SimpleNamespace(url=args.postgres))) as server:
         scratch_path = Path(scratch)
         name = f"scale_{uuid.uuid4().hex[:8]}"
         started = time.perf_counter()
@@ -161,8 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                 copy_knowledge_base(embedded, kb)
         most = max(counts)
         copies(scratch_path / "embedded", most)
-        for copy in range(most):  # each folder+local copy points at its own copy of the vectors
-            shutil.copytree(scratch_path / "folder-local-vectors", scratch_path / f"folder-local-vectors-{copy}")
+        copies(scratch_path / "folder-local-vectors", most)  # each folder+local copy points at its own copy
         homes = [{"label": "embedded", "kind": "folder", "folder": str(scratch_path / "embedded")},
                  {"label": "server+edge", "kind": "server+edge", "registry": server.url, "name": name,
                   "folder": str(scratch_path / "embedded")},
@@ -196,19 +197,6 @@ def _folder_local_copies(scratch: Path, count: int) -> None:
         settings = json.loads((target / "ragkit.json").read_text())
         settings["index"]["location"] = str(scratch / f"folder-local-vectors-{copy}")
         (target / "ragkit.json").write_text(json.dumps(settings))
-
-
-class _Given:
-    """A PostgreSQL server given by URL, in place of the throwaway one."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __enter__(self) -> _Given:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        pass
 
 
 if __name__ == "__main__":

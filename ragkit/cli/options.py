@@ -177,7 +177,7 @@ def open_kb(args: argparse.Namespace, language: Language | None = None) -> Knowl
     --dense-storage, the language) apply only to a new one."""
     config = None
     chosen = any(getattr(args, option, None) for option in ("qdrant_url", "graph", "dense_storage"))
-    if creating(args) and (chosen or language is not None):
+    if (chosen or language is not None) and creating(args):  # on servers, asking costs a connection
         config = KBConfig(index=index_config(args), graph=graph_config(args.graph or "none", args),
                           language=language or Language.EN)
     where = servers(args)
